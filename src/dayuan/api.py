@@ -1,0 +1,34 @@
+"""Assembles every app's router under /api/v1 (see core.api for the shared parts)."""
+
+from django.http import HttpRequest
+from ninja import Schema
+
+from dayuan.accounts.api import router as accounts_router
+from dayuan.audit.api import router as audit_router
+from dayuan.core.api import api
+from dayuan.notifications.api import router as notifications_router
+from dayuan.orgs.api import router as orgs_router
+from dayuan.workcalendar.api import router as calendar_router
+
+
+class HealthOut(Schema):
+    status: str
+    version: str
+
+
+@api.get("/health", auth=None, response=HealthOut, tags=["core"])
+def health(request: HttpRequest) -> dict:
+    from django.db import connection
+
+    from dayuan import __version__
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT 1")
+    return {"status": "ok", "version": __version__}
+
+
+api.add_router("", accounts_router)
+api.add_router("", orgs_router)
+api.add_router("", audit_router)
+api.add_router("", notifications_router)
+api.add_router("", calendar_router)

@@ -1,0 +1,58 @@
+"""The permission policy: the one place that decides "may this user do X here".
+
+An action is allowed when the user holds one of the action's roles at the target
+organisation or at one of its ancestors. Services call ``require`` inside their
+transaction; pages and the API call ``can`` to decide what to show.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dayuan.accounts.choices import Role
+
+from .errors import PermissionDenied
+from .scope import grants_of, scope_paths
+
+ALL_ROLES = frozenset(Role.values)
+MANAGERS = frozenset({Role.MANAGER, Role.ADMIN})
+
+# action -> roles that may perform it (at the target org or above)
+ACTIONS: dict[str, frozenset[str]] = {
+    "orgs.view": ALL_ROLES,
+    "orgs.manage": frozenset({Role.ADMIN}),
+    "locations.view": ALL_ROLES,
+    "locations.manage": MANAGERS,
+    "users.view": MANAGERS,
+    "users.manage": frozenset({Role.ADMIN}),
+    "audit.view": MANAGERS,
+    "calendar.view": ALL_ROLES,
+    "calendar.manage": frozenset({Role.ADMIN}),
+    "notifications.broadcast": MANAGERS,
+    "webhooks.manage": MANAGERS,
+    "system.backup": frozenset({Role.ADMIN}),
+}
+
+
+def roles_for(action: str) -> frozenset[str]:
+    try:
+        return ACTIONS[action]
+    except KeyError as exc:  # a typo must fail loudly, not deny silently
+        raise KeyError(f"unknown action {action!r}; register it in core.policy.ACTIONS") from exc
+
+
+def can(user: Any, action: str, org: Any = None) -> bool:
+    """True if the user may perform ``action`` on ``org`` (any org when ``org`` is None)."""
+    roles = roles_for(action)
+    if org is None:
+        return any(g.role in roles for g in grants_of(user))
+    return any(org.path.startswith(p) for p in scope_paths(user, roles))
+
+
+def require(user: Any, action: str, org: Any = None) -> None:
+    if not can(user, action, org):
+        raise PermissionDenied(action=action)
+
+
+def roles_of(user: Any) -> set[str]:
+    return {g.role for g in grants_of(user)}
