@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from dayuan.audit.log import audited, record
 from dayuan.core import policy
 from dayuan.core.errors import DomainError, InvalidInput, NotFound
-from dayuan.core.scope import forget_grants
+from dayuan.core.scope import forget_grants, scoped
 from dayuan.orgs.models import Organization
 
 from .choices import Role
@@ -182,7 +182,12 @@ def grant_role(*, actor: Any, user_id: int, org_id: int, role: str) -> Grant:
     if org is None or not policy.can(actor, "orgs.view", org):
         raise NotFound()
     policy.require(actor, "users.manage", org)
-    user = User.objects.filter(pk=user_id).first()
+    # The grantee must be a user the actor manages: no reaching into another county.
+    user = (
+        scoped(actor, User.objects.all(), roles=policy.ACTIONS["users.manage"])
+        .filter(pk=user_id)
+        .first()
+    )
     if user is None:
         raise NotFound()
     grant, created = Grant.objects.get_or_create(user=user, org=org, role=role)

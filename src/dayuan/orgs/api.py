@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from ninja.pagination import paginate
 from pydantic import Field
 
@@ -104,7 +104,7 @@ def get_organization(request: HttpRequest, org_id: int):
 
 @router.post("/organizations", response={201: OrgOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut})
 def create_organization(request: HttpRequest, payload: OrgIn):
-    return 201, services.create_organization(actor=request.auth, **payload.dict())
+    return Status(201, services.create_organization(actor=request.auth, **payload.dict()))
 
 
 @router.patch(
@@ -138,7 +138,7 @@ def get_location(request: HttpRequest, location_id: int):
 
 @router.post("/locations", response={201: LocationOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut})
 def create_location(request: HttpRequest, payload: LocationIn):
-    return 201, services.create_location(actor=request.auth, **payload.dict())
+    return Status(201, services.create_location(actor=request.auth, **payload.dict()))
 
 
 @router.patch(
