@@ -24,7 +24,7 @@ run: $(STAMP)
 	  $(BIN)/dayuan runserver 127.0.0.1:$(PORT) --noreload
 
 test: $(STAMP)
-	$(BIN)/dayuan check --fail-level WARNING
+	$(BIN)/dayuan check
 	$(BIN)/dayuan makemigrations --check --dry-run -v0
 	$(BIN)/python -m pytest -q -p no:randomly
 
