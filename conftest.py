@@ -11,7 +11,10 @@ from dayuan.core.testing import World, build_world
 def _fast_settings(settings):
     # Argon2 is deliberately slow; tests hash dozens of passwords.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    settings.HUEY = {**settings.HUEY, "immediate": True}
+    # Tasks run inline in tests (Huey's immediate mode: in-memory storage, no consumer).
+    from huey.contrib.djhuey import HUEY
+
+    HUEY.immediate = True
 
 
 @pytest.fixture

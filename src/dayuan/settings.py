@@ -275,6 +275,9 @@ EMAIL_USE_TLS = env_bool("DAYUAN_EMAIL_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DAYUAN_EMAIL_FROM", "dayuan@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 WEBHOOK_TIMEOUT_SECONDS = env_int("DAYUAN_WEBHOOK_TIMEOUT", 5)
+# Public base URL, for links in e-mails and group-robot messages (relative links are
+# left out of those until it is set).
+SITE_URL = os.environ.get("DAYUAN_SITE_URL", "")
 
 LOGGING = {
     "version": 1,
