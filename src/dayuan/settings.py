@@ -227,6 +227,7 @@ USE_TZ = True
 
 # --- Static ---------------------------------------------------------------------------
 STATIC_URL = "/static/"
+STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("DAYUAN_STATIC_ROOT", VAR_DIR / "static"))
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("DAYUAN_MEDIA_ROOT", VAR_DIR / "media"))

@@ -28,6 +28,7 @@ class OrgOut(Schema):
     path: str
     depth: int
     is_active: bool
+    working_hours: list[Any]
     version: int
 
 
@@ -46,6 +47,9 @@ class OrgPatch(Schema):
     short_name: str | None = Field(None, max_length=40)
     is_active: bool | None = None
     contact_phone: str | None = Field(None, max_length=30)
+    working_hours: list[Any] | None = Field(
+        None, description='[] office hours, ["24x7"], or [["08:30","12:00"],["13:30","17:30"]]'
+    )
 
 
 class LocationOut(Schema):

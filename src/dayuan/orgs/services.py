@@ -34,6 +34,22 @@ def _lock_roots(model: type) -> None:
             cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [model._meta.label])
 
 
+def _clean_working_hours(value: list[Any] | None) -> list[Any]:
+    """Working hours must parse as a calendar, or clocks would fail later."""
+    from dayuan.workcalendar.calendar import WorkingCalendar
+
+    try:
+        WorkingCalendar.parse(value or [])
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput(
+            _("工作时间格式无效。"),
+            code="invalid_working_hours",
+            field="working_hours",
+            error=str(exc),
+        ) from exc
+    return value or []
+
+
 def _clean_tags(tags: list[str] | None) -> list[str]:
     cleaned = sorted({str(t).strip() for t in (tags or []) if str(t).strip()})
     if any(len(t) > 30 for t in cleaned) or len(cleaned) > 20:
@@ -82,7 +98,7 @@ def create_organization(
         code=code,
         kind=kind,
         contact_phone=contact_phone,
-        working_hours=working_hours or [],
+        working_hours=_clean_working_hours(working_hours),
         path=path,
         depth=path.count(".") - 1,
     )
@@ -104,6 +120,8 @@ def update_organization(*, actor: Any, org_id: int, version: int, **fields: Any)
     readonly = set(fields) - (set(ORG_FIELDS) - {"kind"})
     if readonly:
         raise InvalidInput(_("不能修改这些字段。"), code="readonly_field", fields=sorted(readonly))
+    if "working_hours" in fields:
+        fields["working_hours"] = _clean_working_hours(fields["working_hours"])
     before = snapshot(org, ORG_FIELDS)
     for key, value in fields.items():
         setattr(org, key, value)

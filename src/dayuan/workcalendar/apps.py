@@ -6,3 +6,6 @@ class WorkcalendarConfig(AppConfig):
     name = "dayuan.workcalendar"
     label = "workcalendar"
     verbose_name = _("工作日历")
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers system checks)

@@ -1,6 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-from . import views  # noqa: F401
+from . import views
 
 app_name = "workcalendar"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.year_view, name="year"),
+]

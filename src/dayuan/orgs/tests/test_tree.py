@@ -108,3 +108,19 @@ def test_concurrent_siblings_get_distinct_paths(world):
     paths = list(Location.objects.filter(name__startswith="并发").values_list("path", flat=True))
     assert len(paths) == len(set(paths)) == 8
     assert all(p.startswith(parent.path) for p in paths)
+
+
+def test_working_hours_are_validated(world, api):
+    c = api(world.user("admin"))
+    org = c.get(f"/api/v1/organizations/{world.county_a.pk}").json()
+    resp = c.patch(
+        f"/api/v1/organizations/{org['id']}",
+        {"version": org["version"], "working_hours": [["12:00", "08:00"]]},
+    )
+    assert resp.status_code == 422
+    assert resp.json()["code"] == "invalid_working_hours"
+    resp = c.patch(
+        f"/api/v1/organizations/{org['id']}", {"version": org["version"], "working_hours": ["24x7"]}
+    )
+    assert resp.status_code == 200
+    assert resp.json()["working_hours"] == ["24x7"]
