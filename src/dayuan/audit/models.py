@@ -53,7 +53,11 @@ class AuditEntry(models.Model):
 
 
 class AuditCheckpoint(models.Model):
-    """Where the chain starts after retention pruning: the hash before the first kept row."""
+    """Where the chain starts after retention pruning: the hash before the first kept row.
+
+    ``mac`` (HMAC-SM3 over the other fields) stops a forged checkpoint from hiding
+    entries deleted at the head of the chain.
+    """
 
     scope_exempt = True  # not org data
 
@@ -61,3 +65,28 @@ class AuditCheckpoint(models.Model):
     prev_hash = models.CharField(max_length=64)
     pruned_count = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    mac = models.CharField(max_length=64, default="")
+
+
+class AuditHead(models.Model):
+    """The chain's anchor: one row naming the last entry, so deleting it is detected.
+
+    Written by ``record`` under the chain lock with every append. ``mac`` covers the
+    other fields, so the anchor cannot be moved back to an earlier entry without the
+    key. ``reanchored_at`` is set when the row was found missing while entries existed
+    (someone deleted it): the chain can no longer prove its tail, and verify says so.
+    """
+
+    scope_exempt = True  # not org data
+
+    SINGLETON = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON)
+    last_id = models.BigIntegerField()
+    last_hash = models.CharField(max_length=64)
+    count = models.BigIntegerField()
+    reanchored_at = models.BigIntegerField(null=True, blank=True)
+    mac = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="audit_head_single")]
