@@ -5,42 +5,58 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
 from . import policy
 
+# The shell's sections, in menu order: (key, URL name, label, hint, icon, action or None).
+# The phone's bottom bar shows the first five the user may open.
+SECTIONS = [
+    ("home", "core:home", _("首页"), "", "home", None),
+    (
+        "orgs",
+        "orgs:locations",
+        _("场所"),
+        _("大院、楼栋、楼层与房间"),
+        "building",
+        "locations.view",
+    ),
+    ("notifications", "notifications:inbox", _("消息"), _("通知与提醒"), "bell", None),
+    ("calendar", "workcalendar:year", _("日历"), _("工作日与节假日"), "calendar", "calendar.view"),
+    ("audit", "audit:list", _("审计"), _("谁在何时做了什么"), "shield", "audit.view"),
+]
 
-def _nav(user: Any) -> list[dict[str, Any]]:
-    items = [{"url": reverse("core:home"), "label": _("首页"), "icon": "home", "key": "home"}]
-    if policy.can(user, "locations.view"):
-        items.append(
-            {
-                "url": reverse("orgs:locations"),
-                "label": _("场所"),
-                "icon": "building",
-                "key": "orgs",
-            }
-        )
-    items.append(
-        {
-            "url": reverse("notifications:inbox"),
-            "label": _("消息"),
-            "icon": "bell",
-            "key": "notifications",
-        }
-    )
-    if policy.can(user, "audit.view"):
-        items.append(
-            {"url": reverse("audit:list"), "label": _("审计"), "icon": "shield", "key": "audit"}
-        )
+
+def nav_items(user: Any) -> list[dict[str, Any]]:
+    """The sections this user may open; a section whose page is not installed is left out."""
+    items = []
+    for key, url_name, label, hint, icon, action in SECTIONS:
+        if action is not None and not policy.can(user, action):
+            continue
+        try:
+            url = reverse(url_name)
+        except NoReverseMatch:
+            continue
+        items.append({"key": key, "url": url, "label": label, "hint": hint, "icon": icon})
     return items
+
+
+def unread_for(request: HttpRequest) -> int:
+    """The user's unread notification count, computed once per request."""
+    cached = getattr(request, "_dayuan_unread", None)
+    if cached is None:
+        from dayuan.notifications.queries import unread_count
+
+        cached = unread_count(request.user)
+        request._dayuan_unread = cached  # type: ignore[attr-defined]
+    return cached
 
 
 def shell(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    from dayuan.notifications.queries import unread_count
-
-    return {"nav_items": _nav(user), "unread_notifications": unread_count(user)}
+    if not hasattr(request, "_dayuan_nav"):
+        request._dayuan_nav = nav_items(user)  # type: ignore[attr-defined]
+    return {"nav_items": request._dayuan_nav, "unread_notifications": unread_for(request)}
