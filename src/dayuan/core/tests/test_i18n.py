@@ -19,7 +19,8 @@ def _entries(po: str) -> list[dict[str, str | bool]]:
         lines = [line for line in block.strip().splitlines() if line]
         if not any(line.startswith("msgid ") for line in lines):
             continue
-        entry: dict[str, str | bool] = {"fuzzy": any(l.startswith("#,") and "fuzzy" in l for l in lines)}
+        flags = [line for line in lines if line.startswith("#,")]
+        entry: dict[str, str | bool] = {"fuzzy": any("fuzzy" in line for line in flags)}
         key = None
         for line in lines:
             m = re.match(r'^(msgid|msgid_plural|msgstr(?:\[\d\])?) (".*")$', line)
@@ -37,9 +38,7 @@ def test_every_message_has_an_english_translation():
     entries = _entries((LOCALE / "django.po").read_text(encoding="utf-8"))
     assert len(entries) > 100
     missing = [
-        e["msgid"]
-        for e in entries
-        if e["fuzzy"] or not (e.get("msgstr") or e.get("msgstr[0]"))
+        e["msgid"] for e in entries if e["fuzzy"] or not (e.get("msgstr") or e.get("msgstr[0]"))
     ]
     assert not missing, f"untranslated or fuzzy: {missing[:10]}"
 
