@@ -15,6 +15,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from dayuan.api import api as ninja_api
+from dayuan.notifications import services as notify
 from dayuan.orgs import services as org_services
 from dayuan.orgs.models import Organization
 
@@ -59,14 +60,22 @@ def _page_paths(resolver=None, prefix: str = "") -> list[str]:
 
 
 def _activity(world) -> None:
-    """Some writes in each county, so audit and other logs have rows on both sides."""
+    """Writes in each county, so every app's lists have rows on both sides."""
     for key, org in (("a", world.county_a), ("b", world.county_b)):
+        manager = world.user(f"{key}_manager")
         org_services.create_location(
-            actor=world.user(f"{key}_manager"),
-            org_id=org.pk,
-            parent_id=None,
-            kind="compound",
-            name=f"{org.name}新院",
+            actor=manager, org_id=org.pk, parent_id=None, kind="compound", name=f"{org.name}新院"
+        )
+        notify.create_endpoint(
+            actor=manager, org_id=org.pk, name=f"{org.name}群", url="https://robot.example/hook"
+        )
+        notify.broadcast(actor=manager, org_id=org.pk, title=f"{org.name}通知", body="停水")
+        notify.emit(
+            "system.announcement",
+            org=org,
+            recipients=[world.user(f"{key}_staff"), world.user(f"{key}_inspector")],
+            title=f"{org.name}检查",
+            body="请配合",
         )
 
 
