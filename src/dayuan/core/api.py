@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
@@ -108,6 +109,17 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return error_response(request, exc.status_code, codes.get(exc.status_code, "error"), str(exc))
 
 
+def _unique_first(model: Any, ordering: list[Any]) -> bool:
+    """A unique, non-null first sort key already makes the order total."""
+    if not ordering or not isinstance(ordering[0], str):
+        return False
+    try:
+        field = model._meta.get_field(ordering[0].lstrip("-"))
+    except FieldDoesNotExist:
+        return False
+    return bool(getattr(field, "unique", False)) and not getattr(field, "null", True)
+
+
 class Page(PaginationBase):
     """Page-number pagination with a stable order: the primary key always breaks ties."""
 
@@ -128,7 +140,8 @@ class Page(PaginationBase):
         self, queryset: QuerySet, pagination: Input, **params: Any
     ) -> dict[str, Any]:
         ordering = list(queryset.query.order_by or queryset.model._meta.ordering or [])
-        if not any(str(o).lstrip("-") in {"pk", "id"} for o in ordering):
+        has_pk = any(str(o).lstrip("-") in {"pk", "id"} for o in ordering)
+        if not has_pk and not _unique_first(queryset.model, ordering):
             ordering.append("pk")
         queryset = queryset.order_by(*ordering)
         offset = (pagination.page - 1) * pagination.page_size

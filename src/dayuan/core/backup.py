@@ -86,15 +86,25 @@ def human_size(size: int) -> str:
     return f"{value:.1f} GB"  # pragma: no cover
 
 
-def known_migrations() -> set[tuple[str, str]]:
-    return set(MigrationLoader(None, ignore_no_migrations=True).disk_migrations)
+def known_migrations() -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+    """(every migration name this code knows, including names its squashed migrations
+    replace; the migrations a database of this version has applied)."""
+    disk = MigrationLoader(None, ignore_no_migrations=True).disk_migrations
+    known, current = set(disk), set(disk)
+    for key, migration in disk.items():
+        replaced = {tuple(r) for r in migration.replaces or ()}
+        known |= replaced
+        if replaced:
+            current.discard(key)
+            current |= replaced
+    return known, current
 
 
 def _check_migrations(recorded: set[tuple[str, str]], notes: list[str]) -> None:
     """Refuse a backup from a newer version; note when ``migrate`` is due after restore."""
     if not recorded:
         raise BackupError(_("备份文件中没有迁移记录（django_migrations 为空），不是本系统的备份。"))
-    known = known_migrations()
+    known, current = known_migrations()
     unknown = sorted(recorded - known)
     if unknown:
         names = ", ".join(f"{a}.{n}" for a, n in unknown[:5])
@@ -104,7 +114,7 @@ def _check_migrations(recorded: set[tuple[str, str]], notes: list[str]) -> None:
             )
             % {"names": names}
         )
-    if known - recorded:
+    if current - recorded:
         notes.append(_("备份早于当前程序版本：恢复后请运行 `dayuan migrate`。"))
 
 
@@ -179,7 +189,10 @@ def backup(path: str | Path, *, overwrite: bool = False) -> Result:
     except BackupError as exc:
         _record_failure("backup", exc)
         raise
-    _record(result, operation="backup")
+    try:
+        _record(result, operation="backup")
+    except Exception as exc:  # the backup is written; say so rather than fail
+        result.notes.append(_("已备份，但写审计记录失败：%(error)s") % {"error": exc})
     return result
 
 

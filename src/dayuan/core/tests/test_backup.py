@@ -96,10 +96,13 @@ def test_it_round_trips_every_table(tmp_path):
     Organization.objects.filter(pk=world.county_a.pk).update(name="改坏了")
     make_org("新单位", "new-unit", OrgKind.DEPARTMENT, world.city)
     record("test.after.backup", actor=world.user("admin"))  # entries are append-only
+    with connection.cursor() as cur:  # as a later migration would
+        cur.execute("CREATE TABLE later_feature (id integer PRIMARY KEY)")
     assert every_table() != before
 
     out = restore(tmp_path / "dayuan.bak", "--force")
     assert "张表" in out
+    assert "later_feature" not in connection.introspection.table_names()
 
     after = every_table()
     assert_same_but_the_restore_entry(before, after)
@@ -213,3 +216,23 @@ def test_it_takes_a_consistent_backup_while_writers_run(tmp_path):
     kept = set(AuditEntry.objects.filter(action="test.live.write").values_list("pk", flat=True))
     assert kept and kept == set(written[: len(kept)])
     assert verify_chain().intact
+
+
+def test_it_restores_an_older_backup_and_says_to_migrate(tmp_path):
+    populate()
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT app, name, applied FROM django_migrations WHERE app = 'orgs' "
+            "ORDER BY id DESC LIMIT 1"
+        )
+        latest = cur.fetchone()
+        cur.execute("DELETE FROM django_migrations WHERE app = %s AND name = %s", latest[:2])
+    try:
+        backup(tmp_path / "older")
+        out = restore(tmp_path / "older", "--force")
+        assert "dayuan migrate" in out
+    finally:
+        with connection.cursor() as cur:
+            cur.execute(
+                "INSERT INTO django_migrations (app, name, applied) VALUES (%s, %s, %s)", latest
+            )

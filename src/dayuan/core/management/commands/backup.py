@@ -42,3 +42,5 @@ class Command(BaseCommand):
                 }
             )
         )
+        for note in result.notes:
+            self.stdout.write(self.style.WARNING(note))
