@@ -17,7 +17,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/dayuan migrate --noinput -v0
-	$(BIN)/dayuan demo --if-empty
+	$(BIN)/dayuan demo --if-empty --url http://127.0.0.1:$(PORT)/
 	@echo "Serving on http://127.0.0.1:$(PORT)  (task consumer running alongside; Ctrl-C stops both)"
 	@trap 'kill 0' INT TERM EXIT; \
 	  $(BIN)/dayuan run_huey --quiet & \

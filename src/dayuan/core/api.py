@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.pagination import PaginationBase
+from ninja.renderers import JSONRenderer
 from ninja.security import APIKeyCookie, HttpBearer
 from pydantic import Field
 
@@ -59,6 +60,12 @@ def error_response(
     )
 
 
+class ChineseJSONRenderer(JSONRenderer):
+    """UTF-8 JSON without \\u escapes: Chinese stays readable in logs and curl."""
+
+    json_dumps_params = {"ensure_ascii": False}
+
+
 api = NinjaAPI(
     title="Dayuan 智慧大院 API",
     version=__version__,
@@ -66,6 +73,7 @@ api = NinjaAPI(
     auth=[BearerToken(), SessionCookie()],
     docs_url="/docs",
     openapi_url="/openapi.json",
+    renderer=ChineseJSONRenderer(),
 )
 
 

@@ -51,3 +51,8 @@ def test_pagination_is_stable_and_bounded(world, api):
     assert first["has_next"] is True
     ids = [i["id"] for i in first["items"]] + [i["id"] for i in second["items"]]
     assert len(ids) == len(set(ids)) == 6
+
+
+def test_json_keeps_chinese_unescaped(world, api):
+    resp = api(world.user("a_staff")).get("/api/v1/locations/999999")
+    assert "对象不存在" in resp.content.decode("utf-8")
