@@ -17,6 +17,16 @@ def _fast_settings(settings):
     HUEY.immediate = True
 
 
+@pytest.fixture(autouse=True)
+def _fresh_effective_rules():
+    """Tests roll back and reuse ids: no effective-rule set may outlive its test."""
+    from dayuan.standards import effective
+
+    effective.invalidate()
+    yield
+    effective.invalidate()
+
+
 @pytest.fixture
 def world(db) -> World:
     return build_world()

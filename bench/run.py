@@ -327,6 +327,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run ANALYZE on the SQLite database after seeding (PostgreSQL always is)",
     )
+    parser.add_argument(
+        "--skip-standards",
+        action="store_true",
+        help="skip bench/standards_bench.py (rule evaluations, compliance report over 1M rows)",
+    )
     args = parser.parse_args(argv)
     try:
         workloads = [REGISTRY[name] for name in args.workloads.split(",") if name]
@@ -367,12 +372,19 @@ def main(argv: list[str] | None = None) -> int:
                         f"p95 {result['p95_ms']} ms, {result['errors']} errors "
                         f"{result['error_kinds'] or ''}"
                     )
+    if not args.skip_standards:
+        from bench import standards_bench
+
+        report["standards"] = standards_bench.run_all(dbs, args.pg_admin_url, keep=args.keep)
     report["total_seconds"] = round(time.perf_counter() - started, 1)
     out = BENCH_DIR / "results.json"
     out.write_text(json.dumps(report, ensure_ascii=False, indent=2))
     print()
     print(table(results))
     print()
+    if "standards" in report:
+        print(standards_bench.table(report["standards"]["results"]))
+        print()
     _say(f"{report['total_seconds']}s in all; results in {out.relative_to(ROOT)}")
     return 1 if any(r["errors"] for r in results) else 0
 

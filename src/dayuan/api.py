@@ -8,6 +8,8 @@ from dayuan.audit.api import router as audit_router
 from dayuan.core.api import api
 from dayuan.notifications.api import router as notifications_router
 from dayuan.orgs.api import router as orgs_router
+from dayuan.standards.api import router as standards_router
+from dayuan.standards.api_files import router as standards_files_router
 from dayuan.workcalendar.api import router as calendar_router
 
 
@@ -32,3 +34,5 @@ api.add_router("", orgs_router)
 api.add_router("", audit_router)
 api.add_router("", notifications_router)
 api.add_router("", calendar_router)
+api.add_router("", standards_files_router)
+api.add_router("", standards_router)

@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "dayuan.audit",
     "dayuan.notifications",
     "dayuan.workcalendar",
+    "dayuan.standards",
 ]
 
 MIDDLEWARE = [

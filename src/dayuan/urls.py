@@ -13,6 +13,7 @@ urlpatterns = [
     path("audit/", include("dayuan.audit.urls")),
     path("notifications/", include("dayuan.notifications.urls")),
     path("calendar/", include("dayuan.workcalendar.urls")),
+    path("standards/", include("dayuan.standards.urls")),
     path("", include("dayuan.core.urls")),
 ]
 

@@ -23,6 +23,14 @@ SECTIONS = [
         "locations.view",
     ),
     ("notifications", "notifications:inbox", _("消息"), _("通知与提醒"), "bell", None),
+    (
+        "standards",
+        "standards:library",
+        _("标准"),
+        _("服务标准、条款与符合率"),
+        "book",
+        "standards.view",
+    ),
     ("calendar", "workcalendar:year", _("日历"), _("工作日与节假日"), "calendar", "calendar.view"),
     ("audit", "audit:list", _("审计"), _("谁在何时做了什么"), "shield", "audit.view"),
 ]

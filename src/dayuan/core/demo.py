@@ -334,6 +334,14 @@ def load_demo(password: str = DEMO_PASSWORD) -> dict[str, int]:
         user.save()
         Grant.objects.create(user=user, org=org, role=spec.role)
 
+    # Later capabilities extend the demo here, each from its own app.
+    from dayuan.standards.demo import load_demo as load_standards_demo
+
+    admin = User.objects.get(username="admin")
+    counties = [orgs[c.code] for c in COUNTIES]
+    with origin("cli"):
+        load_standards_demo(admin, city, counties)
+
     counts: dict[str, Any] = {
         "organizations": Organization.objects.count(),
         "locations": Location.objects.count(),

@@ -31,6 +31,9 @@ ACTIONS: dict[str, frozenset[str]] = {
     "notifications.broadcast": MANAGERS,
     "webhooks.manage": MANAGERS,
     "system.backup": frozenset({Role.ADMIN}),
+    "standards.view": ALL_ROLES,
+    "standards.manage": MANAGERS,
+    "standards.comment": ALL_ROLES,
 }
 
 

@@ -61,6 +61,16 @@ def _page_paths(resolver=None, prefix: str = "") -> list[str]:
 
 def _activity(world) -> None:
     """Writes in each county, so every app's lists have rows on both sides."""
+    from dayuan.standards import engine
+    from dayuan.standards.demo import load_demo
+
+    # County A adopts the library with tighter numbers; both counties judge records.
+    load_demo(world.user("admin"), world.city, [world.county_a])
+    sample = {"dish": "菜", "sampled_at": "t", "sampled_by": "p", "sealed": True}
+    for org in (world.county_a, world.county_b):
+        engine.evaluate_record(
+            org, "canteen.food_sample", {**sample, "weight_g": 130, "retention_hours": 48}
+        )
     for key, org in (("a", world.county_a), ("b", world.county_b)):
         manager = world.user(f"{key}_manager")
         org_services.create_location(
