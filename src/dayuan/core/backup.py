@@ -493,3 +493,16 @@ def _pg_restore(source: Path, toc: list[tuple[str, str, str]], notes: list[str])
     )
     connections.close_all()
     return len(dumped)
+
+
+def report(command: Any, message: str, result: Any) -> None:
+    """Print a backup or restore result the same way from both commands."""
+    values = {
+        "engine": result.engine,
+        "path": result.path,
+        "size": human_size(result.size),
+        "tables": result.tables,
+    }
+    command.stdout.write(command.style.SUCCESS(message % values))
+    for note in result.notes:
+        command.stdout.write(command.style.WARNING(note))

@@ -31,16 +31,6 @@ class Command(BaseCommand):
                 result = backup.backup(options["path"], overwrite=options["force"])
             except backup.BackupError as exc:
                 raise CommandError(str(exc)) from exc
-        self.stdout.write(
-            self.style.SUCCESS(
-                _("已备份 %(engine)s 数据库到 %(path)s（%(size)s，%(tables)d 张表）")
-                % {
-                    "engine": result.engine,
-                    "path": result.path,
-                    "size": backup.human_size(result.size),
-                    "tables": result.tables,
-                }
-            )
+        backup.report(
+            self, _("已备份 %(engine)s 数据库到 %(path)s（%(size)s，%(tables)d 张表）"), result
         )
-        for note in result.notes:
-            self.stdout.write(self.style.WARNING(note))

@@ -32,16 +32,6 @@ class Command(BaseCommand):
                 result = backup.restore(options["path"], force=options["force"])
             except backup.BackupError as exc:
                 raise CommandError(str(exc)) from exc
-        self.stdout.write(
-            self.style.SUCCESS(
-                _("已从 %(path)s 恢复 %(engine)s 数据库（%(size)s，%(tables)d 张表）")
-                % {
-                    "engine": result.engine,
-                    "path": result.path,
-                    "size": backup.human_size(result.size),
-                    "tables": result.tables,
-                }
-            )
+        backup.report(
+            self, _("已从 %(path)s 恢复 %(engine)s 数据库（%(size)s，%(tables)d 张表）"), result
         )
-        for note in result.notes:
-            self.stdout.write(self.style.WARNING(note))
