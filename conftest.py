@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# The demo's months of work orders are for people; tests load a small history.
+os.environ.setdefault("DAYUAN_DEMO_WORKORDERS", "300")
 
 from dayuan.core.testing import World, build_world
 

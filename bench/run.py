@@ -332,6 +332,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="skip bench/standards_bench.py (rule evaluations, compliance report over 1M rows)",
     )
+    parser.add_argument(
+        "--skip-workorders",
+        action="store_true",
+        help="skip bench/workorders_bench.py (request flow through HTTP, list and dashboard "
+        "over 1M work orders)",
+    )
     args = parser.parse_args(argv)
     try:
         workloads = [REGISTRY[name] for name in args.workloads.split(",") if name]
@@ -376,6 +382,12 @@ def main(argv: list[str] | None = None) -> int:
         from bench import standards_bench
 
         report["standards"] = standards_bench.run_all(dbs, args.pg_admin_url, keep=args.keep)
+    if not args.skip_workorders:
+        from bench import workorders_bench
+
+        report["workorders"] = workorders_bench.run_all(
+            dbs, args.pg_admin_url, workers=args.workers, keep=args.keep
+        )
     report["total_seconds"] = round(time.perf_counter() - started, 1)
     out = BENCH_DIR / "results.json"
     out.write_text(json.dumps(report, ensure_ascii=False, indent=2))
@@ -384,6 +396,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     if "standards" in report:
         print(standards_bench.table(report["standards"]["results"]))
+        print()
+    if "workorders" in report:
+        print(workorders_bench.table(report["workorders"]["results"]))
         print()
     _say(f"{report['total_seconds']}s in all; results in {out.relative_to(ROOT)}")
     return 1 if any(r["errors"] for r in results) else 0

@@ -11,6 +11,8 @@ from dayuan.orgs.api import router as orgs_router
 from dayuan.standards.api import router as standards_router
 from dayuan.standards.api_files import router as standards_files_router
 from dayuan.workcalendar.api import router as calendar_router
+from dayuan.workorders.api import router as workorders_router
+from dayuan.workorders.api_catalogue import router as workorders_catalogue_router
 
 
 class HealthOut(Schema):
@@ -36,3 +38,5 @@ api.add_router("", notifications_router)
 api.add_router("", calendar_router)
 api.add_router("", standards_files_router)
 api.add_router("", standards_router)
+api.add_router("", workorders_catalogue_router)
+api.add_router("", workorders_router)

@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "dayuan.notifications",
     "dayuan.workcalendar",
     "dayuan.standards",
+    "dayuan.workorders",
 ]
 
 MIDDLEWARE = [
@@ -280,6 +281,13 @@ WEBHOOK_TIMEOUT_SECONDS = env_int("DAYUAN_WEBHOOK_TIMEOUT", 5)
 # Public base URL, for links in e-mails and group-robot messages (relative links are
 # left out of those until it is set).
 SITE_URL = os.environ.get("DAYUAN_SITE_URL", "")
+
+# --- Work orders --------------------------------------------------------------------
+WORKORDER_REOPEN_DAYS = env_int("DAYUAN_WORKORDER_REOPEN_DAYS", 7)
+WORKORDER_AUTOCLOSE_DAYS = env_int("DAYUAN_WORKORDER_AUTOCLOSE_DAYS", 3)
+WORKORDER_PHOTO_MAX_BYTES = env_int("DAYUAN_WORKORDER_PHOTO_MAX_BYTES", 8 * 1024 * 1024)
+WORKORDER_PHOTOS_MAX = env_int("DAYUAN_WORKORDER_PHOTOS_MAX", 6)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 LOGGING = {
     "version": 1,

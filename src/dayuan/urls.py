@@ -14,6 +14,7 @@ urlpatterns = [
     path("notifications/", include("dayuan.notifications.urls")),
     path("calendar/", include("dayuan.workcalendar.urls")),
     path("standards/", include("dayuan.standards.urls")),
+    path("workorders/", include("dayuan.workorders.urls")),
     path("", include("dayuan.core.urls")),
 ]
 

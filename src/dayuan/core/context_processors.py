@@ -15,6 +15,14 @@ from . import policy
 SECTIONS = [
     ("home", "core:home", _("首页"), "", "home", None),
     (
+        "workorders",
+        "workorders:home",
+        _("报修"),
+        _("一键报修、派单与服务评价"),
+        "wrench",
+        "workorders.request",
+    ),
+    (
         "orgs",
         "orgs:locations",
         _("场所"),

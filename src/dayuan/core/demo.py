@@ -342,6 +342,16 @@ def load_demo(password: str = DEMO_PASSWORD) -> dict[str, int]:
     with origin("cli"):
         load_standards_demo(admin, city, counties)
 
+    from dayuan.workorders.demo import load_demo as load_workorders_demo
+
+    with origin("cli"):
+        load_workorders_demo(
+            admin,
+            city,
+            counties,
+            orders=int(os.environ.get("DAYUAN_DEMO_WORKORDERS", "40000")),
+        )
+
     counts: dict[str, Any] = {
         "organizations": Organization.objects.count(),
         "locations": Location.objects.count(),

@@ -34,6 +34,11 @@ ACTIONS: dict[str, frozenset[str]] = {
     "standards.view": ALL_ROLES,
     "standards.manage": MANAGERS,
     "standards.comment": ALL_ROLES,
+    "workorders.request": ALL_ROLES,
+    "workorders.view_all": frozenset({Role.DISPATCHER, Role.MANAGER, Role.ADMIN, Role.INSPECTOR}),
+    "workorders.dispatch": frozenset({Role.DISPATCHER, Role.MANAGER, Role.ADMIN}),
+    "workorders.work": frozenset({Role.WORKER, Role.DISPATCHER, Role.MANAGER}),
+    "workorders.manage": MANAGERS,
 }
 
 
