@@ -700,9 +700,7 @@ def filtered(user: Any, filters: dict[str, Any]) -> QuerySet[WorkOrder]:
     elif status:
         qs = qs.filter(status=status)
     if filters.get("category"):
-        qs = qs.filter(
-            Q(category_id=filters["category"]) | Q(category__parent_id=filters["category"])
-        )
+        qs = qs.filter(category_id__in=queries.category_ids(filters["category"]))
     if filters.get("location"):
         path = (
             org_queries.locations(user)
@@ -715,7 +713,8 @@ def filtered(user: Any, filters: dict[str, Any]) -> QuerySet[WorkOrder]:
         qs = qs.filter(vendor_id=filters["vendor"])
     if filters.get("org"):
         path = Organization.objects.filter(pk=filters["org"]).values_list("path", flat=True).first()
-        qs = qs.filter(org__path__startswith=path) if path else qs.none()
+        ids = Organization.objects.filter(path__startswith=path).values_list("pk", flat=True)
+        qs = qs.filter(org_id__in=list(ids)) if path else qs.none()
     if filters.get("overdue"):
         qs = qs.filter(reports.overdue_q())
     q = (filters.get("q") or "").strip()
