@@ -208,3 +208,19 @@ def test_it_runs_as_periodic_jobs(world, timed_order):
     )
     assert tasks.escalate_overdue_every_minute.call_local() == {"steps": 3, "breached": 1}
     assert tasks.auto_close_unrated_every_quarter_hour.call_local() == {"closed": 0, "skipped": 0}
+
+
+def test_paused_time_does_not_count_towards_escalation(world, timed_order):
+    """A 60-minute clock paused for 60 minutes: one minute after resuming only 11 minutes
+    of it are used, so the 50 % warning must not fire yet (it did when the ladder
+    measured from the original start)."""
+    order, timer, t0 = timed_order
+    # Paused from minute 10 to minute 70: the due time moved 60 minutes later.
+    WorkOrderTimer.objects.filter(pk=timer.pk).update(
+        paused_minutes=60, due_at=timer.due_at + timedelta(minutes=60)
+    )
+    assert tasks.escalate_overdue(now=t0 + timedelta(minutes=71)) == {"steps": 0, "breached": 0}
+    assert _notified() == []
+    # 31 minutes of clock time used: the warning fires.
+    assert tasks.escalate_overdue(now=t0 + timedelta(minutes=91))["steps"] == 1
+    assert _notified() == ["a_dispatcher"]
