@@ -79,6 +79,24 @@ def _base_env(var_dir: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
+def scratch_database(db: str, admin_url: str, keep: bool, name: str) -> Iterator[dict[str, str]]:
+    """A fresh database for one bench; SQLite in its own ``var/bench/<name>`` so another
+    bench's (possibly kept) database is left alone."""
+    if db != "sqlite":
+        with bench_database(db, admin_url, keep) as env:
+            yield env
+        return
+    var_dir = BENCH_DIR / name
+    shutil.rmtree(var_dir, ignore_errors=True)
+    var_dir.mkdir(parents=True)
+    try:
+        yield _base_env(var_dir)
+    finally:
+        if not keep:
+            shutil.rmtree(var_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
 def bench_database(db: str, admin_url: str, keep: bool) -> Iterator[dict[str, str]]:
     """A fresh database and the environment that points the app at it."""
     var_dir = BENCH_DIR / db

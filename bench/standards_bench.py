@@ -33,11 +33,9 @@ import contextlib
 import json
 import os
 import random
-import shutil
 import statistics
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -482,24 +480,10 @@ def pg_available(admin_url: str) -> bool:
         return False
 
 
-@contextlib.contextmanager
-def standards_database(db: str, admin_url: str, keep: bool) -> Iterator[dict[str, str]]:
-    """A fresh database; SQLite in ``var/bench/standards-sqlite`` so the HTTP bench's
-    (possibly kept) database is left alone."""
-    from bench.run import BENCH_DIR, _base_env, bench_database
+def standards_database(db: str, admin_url: str, keep: bool) -> contextlib.AbstractContextManager:
+    from bench.run import scratch_database
 
-    if db != "sqlite":
-        with bench_database(db, admin_url, keep) as env:
-            yield env
-        return
-    var_dir = BENCH_DIR / "standards-sqlite"
-    shutil.rmtree(var_dir, ignore_errors=True)
-    var_dir.mkdir(parents=True)
-    try:
-        yield _base_env(var_dir)
-    finally:
-        if not keep:
-            shutil.rmtree(var_dir, ignore_errors=True)
+    return scratch_database(db, admin_url, keep, "standards-sqlite")
 
 
 def run_all(

@@ -40,11 +40,9 @@ import contextlib
 import json
 import os
 import random
-import shutil
 import statistics
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -548,22 +546,10 @@ def load(base_url: str, facts: dict, duration: float, concurrency: int) -> dict:
 # --- the driver -----------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def workorders_database(db: str, admin_url: str, keep: bool) -> Iterator[dict[str, str]]:
-    from bench.run import BENCH_DIR, _base_env, bench_database
+def workorders_database(db: str, admin_url: str, keep: bool) -> contextlib.AbstractContextManager:
+    from bench.run import scratch_database
 
-    if db != "sqlite":
-        with bench_database(db, admin_url, keep) as env:
-            yield env
-        return
-    var_dir = BENCH_DIR / "workorders-sqlite"
-    shutil.rmtree(var_dir, ignore_errors=True)
-    var_dir.mkdir(parents=True)
-    try:
-        yield _base_env(var_dir)
-    finally:
-        if not keep:
-            shutil.rmtree(var_dir, ignore_errors=True)
+    return scratch_database(db, admin_url, keep, "workorders-sqlite")
 
 
 def run_all(

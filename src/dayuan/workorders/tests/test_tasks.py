@@ -214,7 +214,7 @@ def test_paused_time_does_not_count_towards_escalation(world, timed_order):
     """A 60-minute clock paused for 60 minutes: one minute after resuming only 11 minutes
     of it are used, so the 50 % warning must not fire yet (it did when the ladder
     measured from the original start)."""
-    order, timer, t0 = timed_order
+    _order, timer, t0 = timed_order
     # Paused from minute 10 to minute 70: the due time moved 60 minutes later.
     WorkOrderTimer.objects.filter(pk=timer.pk).update(
         paused_minutes=60, due_at=timer.due_at + timedelta(minutes=60)
