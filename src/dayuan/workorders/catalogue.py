@@ -263,25 +263,27 @@ def update_category(
     return category
 
 
+def _deactivate(model: Any, pk: int, actor: Any, version: int | None, action: str) -> Any:
+    """Switch a catalogue object off (never delete: orders keep pointing at it)."""
+    obj = _lock(model, pk, actor)
+    policy.require(actor, "workorders.manage", obj.org)
+    _check_version(obj, version)
+    if obj.is_active:
+        obj.is_active = False
+        obj.version += 1
+        obj.save(update_fields=["is_active", "version", "updated_at"])
+        record(action, actor=actor, obj=obj, changes={"is_active": [True, False]})
+    return obj
+
+
 @audited("workorders.category.deactivate")
 def deactivate_category(
     *, actor: Any, category_id: int, version: int | None = None
 ) -> ServiceCategory:
     """Stop offering a category (orders keep pointing at it, so it is never deleted)."""
-    category = _lock(ServiceCategory, category_id, actor)
-    policy.require(actor, "workorders.manage", category.org)
-    _check_version(category, version)
-    if category.is_active:
-        category.is_active = False
-        category.version += 1
-        category.save(update_fields=["is_active", "version", "updated_at"])
-        record(
-            "workorders.category.deactivate",
-            actor=actor,
-            obj=category,
-            changes={"is_active": [True, False]},
-        )
-    return category
+    return _deactivate(
+        ServiceCategory, category_id, actor, version, "workorders.category.deactivate"
+    )
 
 
 # --- teams -------------------------------------------------------------------------------
@@ -351,20 +353,7 @@ def update_team(*, actor: Any, team_id: int, version: int, **fields: Any) -> Tea
 @audited("workorders.team.deactivate")
 def deactivate_team(*, actor: Any, team_id: int, version: int | None = None) -> Team:
     """A retired team gets no new orders; its history stays (orders point at it)."""
-    team = _lock(Team, team_id, actor)
-    policy.require(actor, "workorders.manage", team.org)
-    _check_version(team, version)
-    if team.is_active:
-        team.is_active = False
-        team.version += 1
-        team.save(update_fields=["is_active", "version", "updated_at"])
-        record(
-            "workorders.team.deactivate",
-            actor=actor,
-            obj=team,
-            changes={"is_active": [True, False]},
-        )
-    return team
+    return _deactivate(Team, team_id, actor, version, "workorders.team.deactivate")
 
 
 # --- members -----------------------------------------------------------------------------
