@@ -177,14 +177,14 @@ def test_it_filters_by_org_period_vendor_and_standard(world, built):
     old = timezone.now() - timedelta(days=40)
     judge(built.rules["sample"], world.county_a, "fail", 4, at=old, vendor=world.vendor)
     recent = by_number(
-        compliance.clause_compliance(city, since=(timezone.now() - timedelta(days=7)).date())
+        compliance.clause_compliance(city, since=timezone.localdate() - timedelta(days=7))
     )
     assert recent["4.1"].total == 15
     everything = by_number(compliance.clause_compliance(city))
     assert everything["4.1"].failed == 9
     vendor = by_number(compliance.clause_compliance(city, vendor_id=world.vendor.pk))
     assert vendor["4.1"].total == 4 and vendor["4.1"].rate == 0.0
-    until = by_number(compliance.clause_compliance(city, until=old.date()))
+    until = by_number(compliance.clause_compliance(city, until=timezone.localdate(old)))
     assert until["4.1"].total == 4
     other = make_standard(world.city, code="other-std")
     judge(other.rules["sample"], world.county_a, "pass", 2)
@@ -234,7 +234,7 @@ def test_it_lists_clauses_never_exercised(world, built):
     )
     assert [c.number for c in compliance.never_exercised(city, built.standard.pk)] == []
     recent = compliance.never_exercised(
-        city, built.standard.pk, since=(timezone.now() - timedelta(days=30)).date()
+        city, built.standard.pk, since=timezone.localdate() - timedelta(days=30)
     )
     assert [c.number for c in recent] == ["4.3"]
     # County B never judged 4.3 (county A did): for B it is still never exercised.
