@@ -356,6 +356,12 @@ def main(argv: list[str] | None = None) -> int:
         help="skip bench/workorders_bench.py (request flow through HTTP, list and dashboard "
         "over 1M work orders)",
     )
+    parser.add_argument(
+        "--skip-inspections",
+        action="store_true",
+        help="skip bench/inspections_bench.py (findings list, dashboard and submits over "
+        "200k inspection items)",
+    )
     args = parser.parse_args(argv)
     try:
         workloads = [REGISTRY[name] for name in args.workloads.split(",") if name]
@@ -406,6 +412,10 @@ def main(argv: list[str] | None = None) -> int:
         report["workorders"] = workorders_bench.run_all(
             dbs, args.pg_admin_url, workers=args.workers, keep=args.keep
         )
+    if not args.skip_inspections:
+        from bench import inspections_bench
+
+        report["inspections"] = inspections_bench.run_all(dbs, args.pg_admin_url, keep=args.keep)
     report["total_seconds"] = round(time.perf_counter() - started, 1)
     out = BENCH_DIR / "results.json"
     out.write_text(json.dumps(report, ensure_ascii=False, indent=2))
@@ -417,6 +427,9 @@ def main(argv: list[str] | None = None) -> int:
         print()
     if "workorders" in report:
         print(workorders_bench.table(report["workorders"]["results"]))
+        print()
+    if "inspections" in report:
+        print(inspections_bench.table(report["inspections"]["results"]))
         print()
     _say(f"{report['total_seconds']}s in all; results in {out.relative_to(ROOT)}")
     return 1 if any(r["errors"] for r in results) else 0

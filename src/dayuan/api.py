@@ -6,10 +6,12 @@ from ninja import Schema
 from dayuan.accounts.api import router as accounts_router
 from dayuan.audit.api import router as audit_router
 from dayuan.core.api import api
+from dayuan.inspections.api import router as inspections_router
 from dayuan.notifications.api import router as notifications_router
 from dayuan.orgs.api import router as orgs_router
 from dayuan.standards.api import router as standards_router
 from dayuan.standards.api_files import router as standards_files_router
+from dayuan.supervision.api import router as supervision_router
 from dayuan.workcalendar.api import router as calendar_router
 from dayuan.workorders.api import router as workorders_router
 from dayuan.workorders.api_catalogue import router as workorders_catalogue_router
@@ -40,3 +42,5 @@ api.add_router("", standards_files_router)
 api.add_router("", standards_router)
 api.add_router("", workorders_catalogue_router)
 api.add_router("", workorders_router)
+api.add_router("", inspections_router)
+api.add_router("", supervision_router)

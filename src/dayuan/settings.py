@@ -99,6 +99,8 @@ INSTALLED_APPS = [
     "dayuan.workcalendar",
     "dayuan.standards",
     "dayuan.workorders",
+    "dayuan.inspections",
+    "dayuan.supervision",
 ]
 
 MIDDLEWARE = [
@@ -288,6 +290,15 @@ WORKORDER_AUTOCLOSE_DAYS = env_int("DAYUAN_WORKORDER_AUTOCLOSE_DAYS", 3)
 WORKORDER_PHOTO_MAX_BYTES = env_int("DAYUAN_WORKORDER_PHOTO_MAX_BYTES", 8 * 1024 * 1024)
 WORKORDER_PHOTOS_MAX = env_int("DAYUAN_WORKORDER_PHOTOS_MAX", 6)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
+# --- Inspections ----------------------------------------------------------------------
+# Rectification deadlines per finding severity when no ``sla`` rule of category
+# ``rectification`` is in force: (minutes, calendar). The standards normally say this.
+INSPECTIONS_RECTIFY_DEFAULTS = {
+    "key": (1440, "24x7"),
+    "important": (1350, "working"),
+    "general": (4500, "working"),
+}
 
 LOGGING = {
     "version": 1,

@@ -15,6 +15,8 @@ urlpatterns = [
     path("calendar/", include("dayuan.workcalendar.urls")),
     path("standards/", include("dayuan.standards.urls")),
     path("workorders/", include("dayuan.workorders.urls")),
+    path("inspections/", include("dayuan.inspections.urls")),
+    path("supervision/", include("dayuan.supervision.urls")),
     path("", include("dayuan.core.urls")),
 ]
 

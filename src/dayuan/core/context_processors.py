@@ -10,7 +10,8 @@ from django.utils.translation import gettext_lazy as _
 
 from . import policy
 
-# The shell's sections, in menu order: (key, URL name, label, hint, icon, action or None).
+# The shell's sections, in menu order: (key, URL name, label, hint, icon, action(s) or None;
+# a section with several actions shows when the user may do any of them).
 # The phone's bottom bar shows the first five the user may open.
 SECTIONS = [
     ("home", "core:home", _("首页"), "", "home", None),
@@ -21,6 +22,14 @@ SECTIONS = [
         _("一键报修、派单与服务评价"),
         "wrench",
         "workorders.request",
+    ),
+    (
+        "inspections",
+        "inspections:home",
+        _("检查"),
+        _("巡检、自查、问题整改与验收"),
+        "shield",
+        ("inspections.view_all", "inspections.conduct", "inspections.rectify"),
     ),
     (
         "orgs",
@@ -39,6 +48,14 @@ SECTIONS = [
         "book",
         "standards.view",
     ),
+    (
+        "supervision",
+        "supervision:home",
+        _("督办"),
+        _("督办事项、催办与红黄绿灯"),
+        "org",
+        ("supervision.view_all", "supervision.issue", "supervision.handle"),
+    ),
     ("calendar", "workcalendar:year", _("日历"), _("工作日与节假日"), "calendar", "calendar.view"),
     ("audit", "audit:list", _("审计"), _("谁在何时做了什么"), "shield", "audit.view"),
 ]
@@ -48,7 +65,8 @@ def nav_items(user: Any) -> list[dict[str, Any]]:
     """The sections this user may open; a section whose page is not installed is left out."""
     items = []
     for key, url_name, label, hint, icon, action in SECTIONS:
-        if action is not None and not policy.can(user, action):
+        actions = (action,) if isinstance(action, str) else action or ()
+        if actions and not any(policy.can(user, a) for a in actions):
             continue
         try:
             url = reverse(url_name)

@@ -352,6 +352,16 @@ def load_demo(password: str = DEMO_PASSWORD) -> dict[str, int]:
             orders=int(os.environ.get("DAYUAN_DEMO_WORKORDERS", "40000")),
         )
 
+    from dayuan.inspections.demo import load_demo as load_inspections_demo
+
+    with origin("cli"):
+        load_inspections_demo(
+            admin,
+            city,
+            counties,
+            inspections=int(os.environ.get("DAYUAN_DEMO_INSPECTIONS", "1200")),
+        )
+
     counts: dict[str, Any] = {
         "organizations": Organization.objects.count(),
         "locations": Location.objects.count(),

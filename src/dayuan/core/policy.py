@@ -39,6 +39,20 @@ ACTIONS: dict[str, frozenset[str]] = {
     "workorders.dispatch": frozenset({Role.DISPATCHER, Role.MANAGER, Role.ADMIN}),
     "workorders.work": frozenset({Role.WORKER, Role.DISPATCHER, Role.MANAGER}),
     "workorders.manage": MANAGERS,
+    # inspections and the rectification loop
+    "inspections.view_all": frozenset({Role.INSPECTOR, Role.DISPATCHER, Role.MANAGER, Role.ADMIN}),
+    "inspections.conduct": frozenset({Role.INSPECTOR, Role.MANAGER}),
+    "inspections.self_inspect": frozenset({Role.WORKER, Role.MANAGER, Role.INSPECTOR}),
+    "inspections.plan": MANAGERS,
+    "inspections.raise": frozenset({Role.INSPECTOR, Role.DISPATCHER, Role.MANAGER, Role.ADMIN}),
+    "inspections.verify": frozenset({Role.INSPECTOR, Role.MANAGER}),
+    "inspections.rectify": frozenset({Role.WORKER, Role.MANAGER, Role.INSPECTOR, Role.DISPATCHER}),
+    # supervision (督办)
+    "supervision.view_all": frozenset({Role.MANAGER, Role.ADMIN, Role.INSPECTOR}),
+    "supervision.issue": MANAGERS,
+    "supervision.handle": frozenset(
+        {Role.MANAGER, Role.DISPATCHER, Role.INSPECTOR, Role.WORKER, Role.ADMIN}
+    ),
 }
 
 

@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -33,6 +33,7 @@ from dayuan.core.errors import (
     RuleRefused,
     StaleVersion,
 )
+from dayuan.core.numbers import next_number
 from dayuan.core.scope import org_in_scope
 from dayuan.notifications.services import emit
 from dayuan.orgs.models import Location
@@ -378,21 +379,7 @@ def _assign(order: WorkOrder, team: Team | None, assignee: User | None) -> None:
 
 
 def _next_number(at: datetime) -> str:
-    """The day's next number. On PostgreSQL concurrent submits take turns here (a
-    transaction-level advisory lock held until commit), so they never race for the same
-    number; SQLite's IMMEDIATE transaction already serialises writers."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(hashtext('workorders.number'))")
-    prefix = f"WO-{timezone.localtime(at).strftime('%Y%m%d')}-"
-    last = (
-        WorkOrder.objects.filter(number__startswith=prefix)
-        .order_by("-number")
-        .values_list("number", flat=True)
-        .first()
-    )
-    n = int(last[len(prefix) :]) + 1 if last else 1
-    return f"{prefix}{n:05d}"
+    return next_number(WorkOrder, "WO", at)
 
 
 @audited("workorders.submit")

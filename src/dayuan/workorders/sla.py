@@ -210,7 +210,8 @@ def escalations_due(now: datetime) -> list[tuple[WorkOrderTimer, tuple[Escalatio
 
     Steps notified are counted by ``timer.escalation_level``; the caller notifies and
     then calls ``mark_escalated`` (a conditional UPDATE), so two runs never notify the
-    same step twice.
+    same step twice. Each timer returned carries ``ladder_length``, the number of steps
+    of its whole ladder.
     """
     out = []
     cache: dict[tuple[int, str, str], dict[str, engine.TimerSpec]] = {}
@@ -239,6 +240,7 @@ def escalations_due(now: datetime) -> list[tuple[WorkOrderTimer, tuple[Escalatio
             start, timer.due_at, now, steps, order.org, calendar=timer.calendar
         )
         if len(state.reached) > timer.escalation_level:
+            timer.ladder_length = len(steps)  # the caller raises 督办 past the last step
             out.append((timer, tuple(state.reached[timer.escalation_level :])))
     return out
 

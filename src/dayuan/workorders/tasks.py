@@ -156,8 +156,11 @@ def _notify_step(order: WorkOrder, timer: WorkOrderTimer, step: Any, level: int)
 
 
 def escalate_overdue(now: datetime | None = None) -> dict[str, int]:
-    """Notify every newly reached step of every running clock's ladder, once; then mark
-    clocks past due as breached (``sla.check_breaches``)."""
+    """Notify every newly reached step of every running clock's ladder, once; a clock
+    past its last step raises a supervision task; then mark clocks past due as
+    breached (``sla.check_breaches``)."""
+    from dayuan.supervision import services as supervision  # it uses role_holders
+
     now = now or timezone.now()
     steps_notified = 0
     for timer, steps in sla.escalations_due(now):
@@ -179,6 +182,9 @@ def escalate_overdue(now: datetime | None = None) -> dict[str, int]:
             for offset, step in enumerate(steps, start=1):
                 _notify_step(order, timer, step, start + offset)
                 steps_notified += 1
+            if timer.escalation_level >= timer.ladder_length:
+                # past the last step: 督办 (one task per order, however often we get here)
+                supervision.raise_from_workorder(order, timer, now=now)
     breached = sla.check_breaches(now)
     return {"steps": steps_notified, "breached": len(breached)}
 

@@ -82,13 +82,14 @@ def test_it_writes_rows_as_the_services_would():
             assert loc.parent.org_id == loc.org_id
     entry = AuditEntry.objects.get(action="system.demo.load")
     assert entry.source == "cli"
-    # The orgs and users are bulk-built; the standards library goes through its
-    # audited services, so every other entry is a standards action from the CLI.
+    # The orgs and users are bulk-built; the standards library and the inspection history
+    # go through their audited services, so every other entry is one of theirs, from the CLI.
     others = AuditEntry.objects.exclude(pk=entry.pk)
     assert others.exists()
     assert set(others.values_list("source", flat=True)) == {"cli"}
     assert all(
-        a.startswith(("standards.", "workorders.")) for a in others.values_list("action", flat=True)
+        a.startswith(("standards.", "workorders.", "inspections.", "supervision."))
+        for a in others.values_list("action", flat=True)
     )
 
 
