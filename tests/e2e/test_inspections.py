@@ -5,6 +5,7 @@ opens the finding and sees the loop closed with both rounds. And the supervision
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import timedelta
 from io import BytesIO
@@ -24,6 +25,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "e2e"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 DESKTOP = {"viewport": {"width": 1440, "height": 900}}
 
 
@@ -46,8 +48,11 @@ def switch_user(page: Page, login, username: str) -> None:
 
 
 def shot(page: Page, name: str, viewport: str) -> None:
+    """Artifacts for a failing run; with DAYUAN_SCREENSHOTS=1 also the docs' pictures."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"inspections-{name}-{viewport}.png"), full_page=True)
+    if os.environ.get("DAYUAN_SCREENSHOTS") == "1":
+        page.screenshot(path=str(DOCS / f"inspections-{name}-{viewport}.png"))
 
 
 def settled(page: Page) -> None:
@@ -55,7 +60,6 @@ def settled(page: Page) -> None:
     expect(page.locator(".htmx-request")).to_have_count(0)
 
 
-@pytest.mark.parametrize("viewport", ["phone"])
 def test_patrol_finding_rectified_rejected_once_then_accepted(
     page: Page, browser, live_server, world, login, viewport
 ):
@@ -161,7 +165,6 @@ def test_patrol_finding_rectified_rejected_once_then_accepted(
         context.close()
 
 
-@pytest.mark.parametrize("viewport", ["desktop"])
 def test_supervision_board_shows_red_for_an_overdue_task(
     page: Page, live_server, world, login, viewport
 ):

@@ -32,6 +32,7 @@ from .choices import FindingSource, InspectionKind, Verdict
 from .models import (
     Asset,
     Finding,
+    FindingPhoto,
     Inspection,
     InspectionPhoto,
     PlanAssignment,
@@ -80,6 +81,7 @@ class AssetIn(Schema):
 
 class AssetUpdateIn(AssetIn):
     version: int
+    is_active: bool | None = Field(None, description="停用或重新启用；不传则不变")
 
 
 class AssignmentOut(Schema):
@@ -124,6 +126,7 @@ class AssignmentIn(Schema):
 
 class AssignmentUpdateIn(AssignmentIn):
     version: int
+    is_active: bool | None = Field(None, description="停用或重新启用；不传则不变")
 
 
 class OccurrenceOut(Schema):
@@ -482,11 +485,17 @@ class EventOut(Schema):
 
 class FindingDetailOut(FindingOut):
     events: list[EventOut]
+    photos: list[PhotoOut] = Field(description="登记问题时的现场照片")
     rectification: RectificationDetailOut | None
 
     @staticmethod
     def resolve_events(obj: Any) -> list[Any]:
         return obj.history["events"]
+
+    @staticmethod
+    def resolve_photos(obj: Any) -> list[dict[str, Any]]:
+        base = f"/api/v1/findings/{obj.pk}/photos"
+        return [_photo_row(base, p) for p in obj.photos.order_by("id")]
 
     @staticmethod
     def resolve_rectification(obj: Any) -> Any:
@@ -856,6 +865,20 @@ def raise_finding(
 def get_finding(request: HttpRequest, finding_id: int):
     """The finding with its whole history: events, rectification order, every round."""
     return _finding_detail(request.auth, finding_id)
+
+
+@router.get(
+    "/findings/{finding_id}/photos/{photo_id}",
+    response={200: None, 404: ErrorOut},
+    url_name="finding_photo",
+)
+def get_finding_photo(request: HttpRequest, finding_id: int, photo_id: int, thumb: bool = False):
+    """A photo of an ad hoc finding (``?thumb=1`` for the thumbnail), if it is visible."""
+    found = queries.finding(request.auth, finding_id)
+    photo = FindingPhoto.objects.filter(pk=photo_id, finding=found).first()
+    if photo is None:
+        raise NotFound()
+    return _serve(photo.thumbnail if thumb else photo.image)
 
 
 @router.post("/findings/{finding_id}/cancel", response={200: FindingDetailOut, **ERRORS})

@@ -1,6 +1,7 @@
-"""Forms of the inspection pages: start, finding, evidence, verdict, filters. They only
-parse input; the services decide what is allowed. The conduct page's answers are read
-by ``answers_from`` (one field per item, named after the item's key)."""
+"""Forms of the inspection pages: start, finding, evidence, verdict, assignee, filters,
+plan assignments and assets. They only parse input; the services decide what is
+allowed. The conduct page's answers are read by ``answers_from`` (one field per item,
+named after the item's key)."""
 
 from __future__ import annotations
 
@@ -192,3 +193,77 @@ class FindingFilterForm(forms.Form):
         if not self.is_bound or not self.is_valid():
             return {}
         return {k: v for k, v in self.cleaned_data.items() if v not in (None, "", False)}
+
+
+class AssignmentForm(forms.Form):
+    """Who performs a scheduled activity (the choices come from the org's effective
+    schedule and checklist rules, its locations, teams, inspectors and vendors)."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    activity = forms.ChoiceField(label=_("计划事项"))
+    location = forms.TypedChoiceField(
+        label=_("范围（位置）"), coerce=int, required=False, empty_value=None
+    )
+    team = forms.TypedChoiceField(label=_("执行班组"), coerce=int, required=False, empty_value=None)
+    inspector = forms.TypedChoiceField(
+        label=_("执行人"), coerce=int, required=False, empty_value=None
+    )
+    vendor = forms.TypedChoiceField(
+        label=_("责任单位"), coerce=int, required=False, empty_value=None
+    )
+    checklist = forms.ChoiceField(label=_("检查表"), required=False)
+    kind = forms.ChoiceField(
+        label=_("检查类型"), choices=InspectionKind.choices, initial=InspectionKind.PATROL
+    )
+    is_active = forms.BooleanField(label=_("启用"), required=False, initial=True)
+
+    def __init__(
+        self,
+        *args: Any,
+        activities: list[tuple[str, str]] = (),
+        locations: list[tuple[int, str]] = (),
+        teams: list[tuple[int, str]] = (),
+        inspectors: list[tuple[int, str]] = (),
+        vendors: list[tuple[int, str]] = (),
+        checklists: list[tuple[str, str]] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["activity"].choices = _choices(_("请选择计划事项"), list(activities))
+        self.fields["location"].choices = _choices(_("全单位"), list(locations))
+        self.fields["team"].choices = _choices(_("不指定"), list(teams))
+        self.fields["inspector"].choices = _choices(_("不指定"), list(inspectors))
+        self.fields["vendor"].choices = _choices(_("不指定"), list(vendors))
+        self.fields["checklist"].choices = _choices(_("不指定"), list(checklists))
+
+
+class AssetForm(forms.Form):
+    """Equipment a schedule rule names by its type."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    location = forms.TypedChoiceField(label=_("位置"), coerce=int)
+    asset_type = forms.ChoiceField(label=_("设备类型"))
+    name = forms.CharField(label=_("名称"), max_length=100)
+    code = forms.CharField(label=_("编号"), max_length=40, required=False)
+    is_active = forms.BooleanField(label=_("启用"), required=False, initial=True)
+
+    def __init__(
+        self,
+        *args: Any,
+        locations: list[tuple[int, str]] = (),
+        asset_types: list[tuple[str, str]] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["location"].choices = _choices(_("请选择位置"), list(locations))
+        self.fields["asset_type"].choices = _choices(_("请选择设备类型"), list(asset_types))
+
+
+class AssignForm(VersionForm):
+    """Name the person of the responsible party who does the fix."""
+
+    assignee = forms.TypedChoiceField(label=_("整改责任人"), coerce=int)
+
+    def __init__(self, *args: Any, people: list[tuple[int, str]] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].choices = _choices(_("请选择"), list(people))

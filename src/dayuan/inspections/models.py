@@ -254,7 +254,12 @@ class InspectionItem(models.Model):
             models.UniqueConstraint(fields=["inspection", "key"], name="insp_item_unique")
         ]
         indexes = [
-            models.Index(fields=["org", "at", "outcome"], name="insp_item_org_at"),
+            # the dashboard's pass rates by org, month, clause, location and vendor:
+            # covering, so its grouped scans never read the table (reports.py)
+            models.Index(
+                fields=["org", "at", "outcome", "clause", "location", "vendor"],
+                name="insp_item_dashboard",
+            ),
             models.Index(fields=["vendor", "at", "outcome"], name="insp_item_vendor_at"),
             models.Index(fields=["clause", "outcome"], name="insp_item_clause"),
         ]
@@ -334,6 +339,8 @@ class Finding(VersionedModel):
         ordering = ["-raised_at", "-id"]
         indexes = [
             models.Index(fields=["org", "status", "-raised_at"], name="finding_org_status"),
+            # the lists' order: a page walks it and stops (queries.finding_visibility)
+            models.Index(fields=["-raised_at", "-id"], name="finding_raised"),
             models.Index(fields=["vendor", "status"], name="finding_vendor"),
             models.Index(fields=["clause", "-raised_at"], name="finding_clause"),
         ]
@@ -425,6 +432,8 @@ class Rectification(VersionedModel):
         indexes = [
             models.Index(fields=["org", "status", "deadline"], name="rect_org_status"),
             models.Index(fields=["assignee_org", "status"], name="rect_assignee_org"),
+            # the list's order: a page walks it and stops (queries.rectification_visibility)
+            models.Index(fields=["deadline", "id"], name="rect_deadline"),
             models.Index(
                 fields=["deadline"],
                 name="rect_open_deadline",

@@ -24,6 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -469,6 +470,7 @@ def verify(
         )
         _event(finding, actor, "accepted", now, reason, round=round_.number)
         _event(finding, actor, "closed", now, on_time=rect.closed_on_time)
+        end_supervision(rect, now)
         event_type = events.RECTIFICATION_ACCEPTED
         title = _("整改验收通过：%(number)s") % {"number": finding.number}
     else:
@@ -501,12 +503,24 @@ def verify(
     return rect
 
 
-def _in_party(user: User, org: Organization) -> bool:
-    """The user answers for ``org`` from inside it (a rectify grant in its subtree)."""
-    roles = policy.roles_for("inspections.rectify")
-    return Grant.objects.filter(
-        user=user, role__in=roles, org__path__startswith=org.path, org__is_active=True
-    ).exists()
+def end_supervision(rect: Rectification, now: datetime, *, cancelled: bool = False) -> None:
+    """The 督办 raised when the order ran past its ladder ends with the order."""
+    from dayuan.supervision import services as supervision
+
+    task = supervision.follow_source(rectification=rect, cancelled=cancelled, now=now)
+    if task is not None:
+        action = "supervision_cancelled" if cancelled else "supervision_closed"
+        _event(rect.finding, None, action, now, task.number, task_id=task.pk)
+
+
+def party_members(org: Organization) -> QuerySet[User]:
+    """Who may be named to do a fix for ``org``: a rectify grant in its subtree."""
+    return User.objects.filter(
+        is_active=True,
+        grants__role__in=policy.roles_for("inspections.rectify"),
+        grants__org__path__startswith=org.path,
+        grants__org__is_active=True,
+    ).distinct()
 
 
 @audited("inspections.rectification.assign")
@@ -521,8 +535,8 @@ def assign(
     """Name the person of the responsible party who does the fix."""
     now = _now(now)
     rect = _begin(actor, rectification_id, version, "assign", may_assign)
-    person = User.objects.filter(pk=assignee_id, is_active=True).first()
-    if person is None or not _in_party(person, rect.assignee_org):
+    person = party_members(rect.assignee_org).filter(pk=assignee_id).first()
+    if person is None:
         raise InvalidInput(
             _("整改责任人须为整改单位的人员。"), code="invalid_assignee", field="assignee_id"
         )

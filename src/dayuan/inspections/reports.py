@@ -3,7 +3,9 @@
 Every figure is one grouped query over indexed columns (``org_id IN (<subtree ids>)``
 resolved first, as the work-order dashboard), so the dashboard costs the same number
 of queries for ten inspection items or a million; totals are summed from the per-org
-rows. Definitions:
+rows. The item queries read only the covering ``insp_item_dashboard`` index, group by
+ids (names are looked up for the rows kept), and the monthly trend shares the per-org
+query, its month found by comparing with the month boundaries. Definitions:
 
 - plan coverage: occurrences due in the period (``due_at``), cancelled ones left out;
   *due* counts done, missed and the pending ones already past due, and coverage is
@@ -26,14 +28,23 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, F, Q, QuerySet
-from django.db.models.functions import TruncMonth
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    IntegerField,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
 from dayuan.core.scope import scoped
-from dayuan.orgs.models import Organization
+from dayuan.orgs.models import Location, Organization
+from dayuan.standards.models import Clause
 from dayuan.supervision import queries as sup_queries
 
 from .choices import OPEN_RECTIFICATION, OccurrenceStatus, RectificationStatus
@@ -132,20 +143,29 @@ def items(ids: list[int], period: Period) -> QuerySet[InspectionItem]:
     )
 
 
-def _pass_rows(qs: QuerySet[InspectionItem], keys: tuple[str, ...], limit: int | None) -> list:
+# Counted on ``outcome`` (never null) rather than ``id``: every column these grouped
+# queries read is in the ``insp_item_dashboard`` index, so they need not touch the table.
+# They group by the id alone; the names of the few rows kept are looked up after (a
+# join before grouping costs a lookup per item row).
+JUDGED = Count("outcome")
+PASSED = Count("outcome", filter=Q(outcome="pass"))
+
+
+def _pass_rows(qs: QuerySet[InspectionItem], key: str) -> list[dict[str, Any]]:
+    """The TOP worst groups by ``key``: the most failed first, then the id."""
     rows = (
-        qs.values(*keys)
-        .annotate(judged=Count("id"), passed=Count("id", filter=Q(outcome="pass")))
+        qs.values(key)
+        .annotate(judged=JUDGED, passed=PASSED)
         .annotate(failed=F("judged") - F("passed"))
-        .order_by("-failed", *keys)
+        .order_by("-failed", key)
     )
-    return list(rows[:limit] if limit else rows)
+    return list(rows[:TOP])
 
 
-def _pass_out(r: dict[str, Any], ident: str, name: str, **extra: Any) -> dict[str, Any]:
+def _pass_out(r: dict[str, Any], ident: str, name: str | None, **extra: Any) -> dict[str, Any]:
     return {
         "id": r[ident],
-        "name": r[name] or "",
+        "name": name or "",
         **extra,
         "total": r["judged"],
         "passed": r["passed"],
@@ -154,33 +174,74 @@ def _pass_out(r: dict[str, Any], ident: str, name: str, **extra: Any) -> dict[st
     }
 
 
+def _names(model: Any, ids: Any) -> dict[int, str]:
+    pks = [i for i in ids if i is not None]
+    return dict(model.objects.filter(pk__in=pks).order_by().values_list("pk", "name"))
+
+
 def pass_by_clause(qs: QuerySet[InspectionItem]) -> list[dict[str, Any]]:
-    keys = ("clause_id", "clause__number", "clause__text", "clause__version__standard__code")
-    return [
-        _pass_out(
-            r,
-            "clause_id",
-            "clause__text",
-            number=r["clause__number"] or "",
-            standard_code=r["clause__version__standard__code"] or "",
-        )
-        for r in _pass_rows(qs, keys, TOP)
-    ]
+    rows = _pass_rows(qs, "clause_id")
+    clauses = {
+        c["pk"]: c
+        for c in Clause.objects.filter(pk__in=[r["clause_id"] for r in rows if r["clause_id"]])
+        .values("pk", "number", "text", "version__standard__code")
+        .order_by()
+    }
+    out = []
+    for r in rows:
+        c = clauses.get(r["clause_id"], {})
+        extra = {
+            "number": c.get("number", ""),
+            "standard_code": c.get("version__standard__code", ""),
+        }
+        out.append(_pass_out(r, "clause_id", c.get("text"), **extra))
+    return out
 
 
 def pass_by_location(qs: QuerySet[InspectionItem]) -> list[dict[str, Any]]:
-    rows = _pass_rows(qs, ("location_id", "location__name"), TOP)
-    return [_pass_out(r, "location_id", "location__name") for r in rows]
+    rows = _pass_rows(qs, "location_id")
+    names = _names(Location, (r["location_id"] for r in rows))
+    return [_pass_out(r, "location_id", names.get(r["location_id"])) for r in rows]
 
 
 def pass_by_vendor(qs: QuerySet[InspectionItem]) -> list[dict[str, Any]]:
-    rows = _pass_rows(qs, ("vendor_id", "vendor__name"), TOP)
-    return [_pass_out(r, "vendor_id", "vendor__name") for r in rows]
+    rows = _pass_rows(qs, "vendor_id")
+    names = _names(Organization, (r["vendor_id"] for r in rows))
+    return [_pass_out(r, "vendor_id", names.get(r["vendor_id"])) for r in rows]
 
 
-def pass_by_org(qs: QuerySet[InspectionItem]) -> list[dict[str, Any]]:
-    rows = _pass_rows(qs, ("org_id", "org__name"), None)
-    return [_pass_out(r, "org_id", "org__name") for r in rows]
+def _month_index(field: str, period: Period) -> Case:
+    """The month of the period (0, 1, …) ``field`` falls in, by comparing with the month
+    boundaries (Shanghai midnights): no date function per row (SQLite's runs in Python,
+    and was most of the dashboard's time there)."""
+    bounds = [datetime.combine(m, time.min, tzinfo=SHANGHAI) for m in _months(period)[1:]]
+    whens = [When(**{f"{field}__lt": b}, then=Value(i)) for i, b in enumerate(bounds)]
+    default = Value(len(bounds))
+    return Case(*whens, default=default, output_field=IntegerField()) if whens else default
+
+
+def pass_by_org_and_month(
+    qs: QuerySet[InspectionItem], period: Period
+) -> tuple[list[dict[str, Any]], dict[int, dict[str, int]]]:
+    """Per org (worst first, every org) and per month of the period, from one grouped
+    query by (org, month): the org table, and the trend's judged and passed items."""
+    rows = (
+        qs.values("org_id", month=_month_index("at", period))
+        .annotate(judged=JUDGED, passed=PASSED)
+        .order_by()
+    )
+    orgs: dict[int, dict[str, Any]] = {}
+    months: dict[int, dict[str, int]] = {}
+    for r in rows:
+        for acc in (orgs.setdefault(r["org_id"], {}), months.setdefault(r["month"], {})):
+            acc["judged"] = acc.get("judged", 0) + r["judged"]
+            acc["passed"] = acc.get("passed", 0) + r["passed"]
+    names = _names(Organization, orgs)
+    by_org = [
+        {"org_id": pk, **acc, "failed": acc["judged"] - acc["passed"]} for pk, acc in orgs.items()
+    ]
+    by_org.sort(key=lambda r: (-r["failed"], r["org_id"]))
+    return [_pass_out(r, "org_id", names.get(r["org_id"])) for r in by_org], months
 
 
 # --- rectification ---------------------------------------------------------------------
@@ -231,39 +292,28 @@ def _months(period: Period) -> list[date]:
     return out
 
 
-def trend(qs: QuerySet[InspectionItem], ids: list[int], period: Period) -> list[dict[str, Any]]:
-    def month_key(value: Any) -> date:
-        if isinstance(value, datetime):
-            value = timezone.localtime(value, SHANGHAI).date()
-        return value.replace(day=1)
-
-    judged = {
-        month_key(r["month"]): r
-        for r in qs.annotate(month=TruncMonth("at", tzinfo=SHANGHAI))
-        .values("month")
-        .annotate(judged=Count("id"), passed=Count("id", filter=Q(outcome="pass")))
-        .order_by("month")
-    }
-    raised = {
-        month_key(r["month"]): r["n"]
-        for r in Finding.objects.filter(
+def trend(
+    judged: dict[int, dict[str, int]], ids: list[int], period: Period
+) -> list[dict[str, Any]]:
+    """``judged``: judged and passed items per month index (``pass_by_org_and_month``)."""
+    raised = dict(
+        Finding.objects.filter(
             org_id__in=ids, raised_at__gte=period.start, raised_at__lt=period.end
         )
-        .annotate(month=TruncMonth("raised_at", tzinfo=SHANGHAI))
-        .values("month")
+        .values_list(_month_index("raised_at", period))
         .annotate(n=Count("id"))
-        .order_by("month")
-    }
+        .order_by()
+    )
     out = []
-    for month in _months(period):
-        r = judged.get(month, {"judged": 0, "passed": 0})
+    for i, month in enumerate(_months(period)):
+        r = judged.get(i, {"judged": 0, "passed": 0})
         out.append(
             {
                 "month": month.strftime("%Y-%m"),
                 "judged": r["judged"],
                 "passed": r["passed"],
                 "pass_rate": _rate(r["passed"], r["judged"]),
-                "findings": raised.get(month, 0),
+                "findings": raised.get(i, 0),
             }
         )
     return out
@@ -288,7 +338,7 @@ def dashboard(
     ids = scope_ids(user, org_id)
     coverage = coverage_by_org(ids, period, now)
     item_qs = items(ids, period)
-    by_org = pass_by_org(item_qs)
+    by_org, by_month = pass_by_org_and_month(item_qs, period)
     rect = rectification_by_org(ids, period, now)
     sup_ids = set(sup_queries.overseen_org_ids(user))
     supervision = sup_queries.open_by_org([i for i in ids if i in sup_ids], now) if ids else []
@@ -312,7 +362,7 @@ def dashboard(
         },
         "supervision_by_org": supervision,
         "supervision_total": _sum(supervision, "open", "overdue"),
-        "trend": trend(item_qs, ids, period),
+        "trend": trend(by_month, ids, period),
     }
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -34,6 +34,7 @@ from dayuan.core.errors import (
     StaleVersion,
 )
 from dayuan.core.numbers import next_number
+from dayuan.notifications.services import emit
 from dayuan.orgs.models import Location, Organization
 from dayuan.standards import effective, engine
 from dayuan.standards.choices import Outcome, Severity
@@ -41,8 +42,9 @@ from dayuan.standards.models import Clause
 from dayuan.standards.rules import Deduction, GradeBand
 from dayuan.workorders import photos as photo_files
 from dayuan.workorders.models import Team
+from dayuan.workorders.tasks import role_holders
 
-from . import queries
+from . import events, queries
 from .choices import (
     OPEN_RECTIFICATION,
     FindingSource,
@@ -122,6 +124,8 @@ def _vendor(vendor_id: int | None, org: Organization) -> Organization | None:
 
 # --- assets and plan assignments -------------------------------------------------------
 
+ASSET_FIELDS = ["location_id", "asset_type", "name", "code", "is_active", "version"]
+
 
 @audited("inspections.save_asset")
 def save_asset(
@@ -134,8 +138,10 @@ def save_asset(
     code: str = "",
     asset_id: int | None = None,
     version: int | None = None,
+    is_active: bool | None = None,
 ) -> Asset:
-    """Register or edit equipment a ``schedule`` rule may name by ``asset_type``."""
+    """Register or edit equipment a ``schedule`` rule may name by ``asset_type``
+    (``is_active`` None keeps it as it is; a new asset is active)."""
     org = Organization.objects.filter(pk=org_id).first()
     if org is None or not policy.can(actor, "orgs.view", org):
         raise NotFound()
@@ -154,17 +160,17 @@ def save_asset(
         if asset is None:
             raise NotFound()
         _check_version(asset, version)
-        before = snapshot(asset, ["location_id", "asset_type", "name", "code", "version"])
+        before = snapshot(asset, ASSET_FIELDS)
         asset.version += 1
     asset.location, asset.asset_type, asset.name, asset.code = location, asset_type, name, code
+    if is_active is not None:
+        asset.is_active = bool(is_active)
     asset.save()
     record(
         "inspections.save_asset",
         actor=actor,
         obj=asset,
-        changes=diff(
-            before, snapshot(asset, ["location_id", "asset_type", "name", "code", "version"])
-        ),
+        changes=diff(before, snapshot(asset, ASSET_FIELDS)),
     )
     return asset
 
@@ -177,6 +183,7 @@ ASSIGNMENT_FIELDS = [
     "vendor_id",
     "checklist_code",
     "kind",
+    "is_active",
     "version",
 ]
 
@@ -195,9 +202,11 @@ def save_assignment(
     kind: str = "patrol",
     assignment_id: int | None = None,
     version: int | None = None,
+    is_active: bool | None = None,
 ) -> PlanAssignment:
     """Who performs ``activity`` in the org (or below ``location_id``); the plan generator
-    picks the most specific assignment for each target."""
+    picks the most specific assignment for each target (``is_active`` None keeps it as
+    it is; a new assignment is active)."""
     org = Organization.objects.filter(pk=org_id).first()
     if org is None or not policy.can(actor, "orgs.view", org):
         raise NotFound()
@@ -254,6 +263,8 @@ def save_assignment(
     assignment.vendor = vendor
     assignment.checklist_code = checklist_code
     assignment.kind = kind
+    if is_active is not None:
+        assignment.is_active = bool(is_active)
     assignment.save()
     record(
         "inspections.save_assignment",
@@ -262,6 +273,65 @@ def save_assignment(
         changes=diff(before, snapshot(assignment, ASSIGNMENT_FIELDS)),
     )
     return assignment
+
+
+def _deactivate(model: Any, pk: int, actor: Any, version: int | None, action: str) -> Any:
+    obj = model.objects.select_for_update(of=("self",)).select_related("org").filter(pk=pk).first()
+    if obj is None or not policy.can(actor, "orgs.view", obj.org):
+        raise NotFound()
+    policy.require(actor, "inspections.plan", obj.org)
+    _check_version(obj, version)
+    if obj.is_active:  # already inactive: nothing to do, nothing to record
+        obj.is_active = False
+        obj.version += 1
+        obj.save(update_fields=["is_active", "version", "updated_at"])
+        record(action, actor=actor, obj=obj, changes={"is_active": [True, False]})
+    return obj
+
+
+@audited("inspections.deactivate_asset")
+def deactivate_asset(*, actor: Any, asset_id: int, version: int | None = None) -> Asset:
+    """Retire equipment: no new occurrences; its history stays (never deleted)."""
+    return _deactivate(Asset, asset_id, actor, version, "inspections.deactivate_asset")
+
+
+@audited("inspections.deactivate_assignment")
+def deactivate_assignment(
+    *, actor: Any, assignment_id: int, version: int | None = None
+) -> PlanAssignment:
+    """Stop an assignment without re-checking it (its inspector may have left): new
+    occurrences go to the next most specific assignment."""
+    return _deactivate(
+        PlanAssignment, assignment_id, actor, version, "inspections.deactivate_assignment"
+    )
+
+
+GENERATE_DAYS = 14
+
+
+@audited("inspections.generate")
+def generate_now(*, actor: Any, org_id: int, now: datetime | None = None) -> int:
+    """A manager's "generate now" after changing plans: the occurrences of the next
+    ``GENERATE_DAYS`` days (from the start of today) for the org's centre, without
+    waiting for the nightly job; idempotent like it. Returns how many were new."""
+    from . import plans
+
+    now = _now(now)
+    org = Organization.objects.filter(pk=org_id, is_active=True).first()
+    if org is None or not policy.can(actor, "orgs.view", org):
+        raise NotFound()
+    centre = org.centre or org
+    policy.require(actor, "inspections.plan", centre)
+    start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = start + timedelta(days=GENERATE_DAYS)
+    created = plans.generate_occurrences(org=centre, start=start, end=end)
+    record(
+        "inspections.generate",
+        actor=actor,
+        obj=centre,
+        changes={"start": start.isoformat(), "end": end.isoformat(), "created": created},
+    )
+    return created
 
 
 # --- the checklist snapshot ------------------------------------------------------------
@@ -861,7 +931,35 @@ def open_finding(
         changes=diff({}, snapshot(finding, ["number", "source", *FINDING_FIELDS])),
     )
     rectification.order_for(finding, actor=actor, now=now)
+    if severity == Severity.KEY:
+        _tell_managers(finding, actor)
     return finding
+
+
+def _tell_managers(finding: Finding, actor: Any) -> None:
+    """A key-severity finding is news for the managers nearest its org (the responsible
+    party hears of every finding by its rectification order)."""
+    actor = actor if getattr(actor, "pk", None) else None
+    managers = [u for u in role_holders(finding.org, {"manager"}) if u != actor]
+    if not managers:
+        return
+    emit(
+        events.FINDING_RAISED,
+        org=finding.org,
+        actor=actor,
+        recipients=managers,
+        title=_("关键问题：%(number)s") % {"number": finding.number},
+        body=finding.description[:200],
+        link=f"/inspections/findings/{finding.pk}/",
+        object=finding,
+        dedupe_key=f"finding:{finding.pk}:raised",
+        payload={
+            "number": finding.number,
+            "severity": finding.severity,
+            "source": finding.source,
+            "clause_id": finding.clause_id,
+        },
+    )
 
 
 def _effective_clause(org: Organization, clause_id: int, at: datetime) -> Clause:
@@ -954,7 +1052,10 @@ def raise_finding(
 def cancel_finding(
     *, actor: Any, finding_id: int, version: int, reason: str, now: datetime | None = None
 ) -> Finding:
-    """Withdraw a finding raised in error; its open rectification order goes with it."""
+    """Withdraw a finding raised in error; its open rectification order goes with it,
+    and so does a 督办 the order had raised."""
+    from . import rectification
+
     now = _now(now)
     finding = (
         Finding.objects.select_for_update(of=("self",))
@@ -982,6 +1083,10 @@ def cancel_finding(
         status=RectificationStatus.CANCELLED, version=F("version") + 1
     )
     finding_event(finding, actor, "cancelled", now, reason)
+    rect = Rectification.objects.filter(finding=finding).first()
+    if rect is not None:
+        rect.finding = finding
+        rectification.end_supervision(rect, now, cancelled=True)
     record(
         "inspections.cancel_finding",
         actor=actor,

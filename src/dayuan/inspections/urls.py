@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import plan_views, views
 
 app_name = "inspections"
 urlpatterns = [
@@ -21,8 +21,22 @@ urlpatterns = [
     path("rectifications/", views.rectification_list, name="rectifications"),
     path("rectifications/<int:pk>/evidence/", views.evidence, name="evidence"),
     path("rectifications/<int:pk>/verify/", views.verify, name="verify"),
+    path("rectifications/<int:pk>/assign/", views.assign, name="assign"),
     path("rectification-photos/<int:pk>/", views.rect_photo, name="rect_photo"),
+    path("finding-photos/<int:pk>/", views.finding_photo, name="finding_photo"),
     path("clauses/<int:pk>/", views.clause_trace, name="clause"),
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("plans/", plan_views.plans, name="plans"),
+    path("plans/generate/", plan_views.generate, name="plan_generate"),
+    path("plans/assignments/new/", plan_views.assignment_edit, name="assignment_new"),
+    path("plans/assignments/<int:pk>/", plan_views.assignment_edit, name="assignment_edit"),
+    path(
+        "plans/assignments/<int:pk>/deactivate/",
+        plan_views.assignment_deactivate,
+        name="assignment_deactivate",
+    ),
+    path("plans/assets/new/", plan_views.asset_edit, name="asset_new"),
+    path("plans/assets/<int:pk>/", plan_views.asset_edit, name="asset_edit"),
+    path("plans/assets/<int:pk>/deactivate/", plan_views.asset_deactivate, name="asset_deactivate"),
     path("dashboard/export.xlsx", views.export, name="export"),
 ]

@@ -24,7 +24,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from dayuan.core import policy
@@ -46,6 +46,7 @@ from .choices import (
     RectificationStatus,
 )
 from .forms import (
+    AssignForm,
     EvidenceForm,
     FindingFilterForm,
     FindingForm,
@@ -57,6 +58,7 @@ from .forms import (
 )
 from .models import (
     Finding,
+    FindingPhoto,
     Inspection,
     InspectionPhoto,
     PlanOccurrence,
@@ -67,21 +69,27 @@ from .models import (
 NAV = "inspections"
 PAGE_SIZE = 50
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-STALE_MESSAGE = _lazy("已被他人更新，请刷新")
+STALE_MESSAGE = gettext_lazy("已被他人更新，请刷新")
 
-OUTCOME_LABELS = {"pass": _lazy("符合"), "fail": _lazy("不符合"), "na": _lazy("不适用")}
+OUTCOME_LABELS = {
+    "pass": gettext_lazy("符合"),
+    "fail": gettext_lazy("不符合"),
+    "na": gettext_lazy("不适用"),
+}
 EVENT_LABELS = {
-    "raised": _lazy("发现问题"),
-    "ordered": _lazy("下达整改"),
-    "assigned": _lazy("指派整改人"),
-    "evidence": _lazy("提交整改"),
-    "accepted": _lazy("验收通过"),
-    "rejected": _lazy("验收退回"),
-    "overdue": _lazy("整改超期"),
-    "escalated": _lazy("超期升级"),
-    "supervised": _lazy("转入督办"),
-    "closed": _lazy("闭环"),
-    "cancelled": _lazy("撤销"),
+    "raised": gettext_lazy("发现问题"),
+    "ordered": gettext_lazy("下达整改"),
+    "assigned": gettext_lazy("指派整改人"),
+    "evidence": gettext_lazy("提交整改"),
+    "accepted": gettext_lazy("验收通过"),
+    "rejected": gettext_lazy("验收退回"),
+    "overdue": gettext_lazy("整改超期"),
+    "escalated": gettext_lazy("超期升级"),
+    "supervised": gettext_lazy("转入督办"),
+    "supervision_closed": gettext_lazy("督办随整改办结"),
+    "supervision_cancelled": gettext_lazy("督办随问题撤销"),
+    "closed": gettext_lazy("闭环"),
+    "cancelled": gettext_lazy("撤销"),
 }
 
 
@@ -115,6 +123,7 @@ def _perms(user: Any) -> dict[str, bool]:
         "raise": policy.can(user, "inspections.raise"),
         "verify": policy.can(user, "inspections.verify"),
         "rectify": policy.can(user, "inspections.rectify"),
+        "plan": policy.can(user, "inspections.plan"),
     }
 
 
@@ -551,7 +560,12 @@ def submit(request: HttpRequest, pk: int) -> HttpResponse:
     if found:
         messages.warning(
             request,
-            _("检查已提交，发现 %(n)d 个问题，已下达整改。") % {"n": found},
+            ngettext(
+                "检查已提交，发现 %(n)d 个问题，已下达整改。",
+                "检查已提交，发现 %(n)d 个问题，已下达整改。",
+                found,
+            )
+            % {"n": found},
         )
     else:
         messages.success(request, _("检查已提交。"))
@@ -756,8 +770,14 @@ def _render_finding(
         e.label = EVENT_LABELS.get(e.action, e.action)
     version = rect.version if rect else 0
     allowed = set(_loop().actions_for(user, rect)) if rect else set()
+    assign_form = None
+    if "assign" in allowed:
+        assign_form = forms.get("assign") or AssignForm(
+            initial={"version": version, "assignee": rect.assignee_id}, people=_people(rect)
+        )
     ctx = {
         "finding": finding,
+        "photos": [_photo_urls(p, "inspections:finding_photo") for p in finding.photos.all()],
         "rect": rect,
         "rounds": rounds,
         "events": events,
@@ -765,6 +785,7 @@ def _render_finding(
         "now": timezone.now(),
         "can_rectify": "submit" in allowed,
         "can_verify": "verify" in allowed,
+        "assign_form": assign_form,
         "can_cancel": finding.status == FindingStatus.OPEN
         and policy.can(user, "inspections.raise", finding.org),
         "evidence_form": forms.get("evidence") or EvidenceForm(initial={"version": version}),
@@ -773,6 +794,12 @@ def _render_finding(
         "tab": "findings",
     }
     return _render(request, "inspections/finding.html", ctx, status=status)
+
+
+def _people(rect: Rectification) -> list[tuple[int, str]]:
+    """Whom the assignee picker offers: the responsible party's people."""
+    people = _loop().party_members(rect.assignee_org).order_by("username")
+    return [(u.pk, u.display_name or u.username) for u in people]
 
 
 def _act_on_rectification(
@@ -842,6 +869,21 @@ def verify(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+def assign(request: HttpRequest, pk: int) -> HttpResponse:
+    """Name the person of the responsible party who does the fix."""
+    rect = queries.rectifications(request.user).filter(pk=pk).first()
+    form = AssignForm(request.POST, people=_people(rect) if rect is not None else [])
+
+    def call(user: Any, rect: Rectification, d: dict[str, Any]) -> None:
+        _loop().assign(
+            actor=user, rectification_id=rect.pk, version=d["version"], assignee_id=d["assignee"]
+        )
+
+    return _act_on_rectification(request, pk, "assign", form, call, _("已指定整改责任人。"))
+
+
+@login_required
+@require_POST
 def finding_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     finding = _finding(user, pk)
@@ -871,6 +913,19 @@ def rect_photo(request: HttpRequest, pk: int) -> FileResponse:
         RectificationPhoto.objects.filter(
             pk=pk, round__rectification__in=queries.rectifications(request.user)
         )
+        .only("image", "thumbnail")
+        .first()
+    )
+    if found is None:
+        raise Http404
+    return _file(found.thumbnail if request.GET.get("thumb") else found.image)
+
+
+@login_required
+def finding_photo(request: HttpRequest, pk: int) -> FileResponse:
+    """A photo taken when the finding was raised, if the finding is visible."""
+    found = (
+        FindingPhoto.objects.filter(pk=pk, finding__in=queries.findings(request.user).values("pk"))
         .only("image", "thumbnail")
         .first()
     )

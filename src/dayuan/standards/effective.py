@@ -4,8 +4,11 @@
 (through ``engine``). It resolves, for each standard adopted at the organisation or an
 ancestor, the nearest adoption, the version in force for that org at that instant
 (pinned, or the latest published one, pilots included), and applies the overrides of
-every adoption on the path from the top down. Cached per (org, kind, target, minute);
-the cache is invalidated on publish and on adoption changes.
+every adoption on the path from the top down. Cached per (org, kind, target, epoch):
+the versions in force change only at a publication or release instant, so every
+``at`` between two such instants shares one entry (keyed by the minute, it missed at
+every new minute: most of the time of a start of inspection). The cache is invalidated
+on publish and on adoption changes.
 
 Caching across processes: each process keeps its own dict, tagged with a generation
 number kept in Django's cache (Redis in production). ``invalidate()`` bumps the
@@ -15,6 +18,7 @@ generation, so every process drops its dict at its next look (at most
 
 from __future__ import annotations
 
+import bisect
 import copy
 import time
 from collections import defaultdict
@@ -323,7 +327,8 @@ def _compute(
 # --- cache -------------------------------------------------------------------------
 
 _entries: dict[tuple[Any, ...], tuple[int, list[EffectiveRule]]] = {}
-_state: dict[str, Any] = {"generation": None, "checked": 0.0}
+# "instants": when versions come into force (see ``_epoch``), loaded once per generation
+_state: dict[str, Any] = {"generation": None, "checked": 0.0, "instants": None}
 
 
 def _fresh_generation() -> int:
@@ -339,6 +344,7 @@ def _generation() -> int:
             generation = cache.get(GENERATION_KEY)
         if generation != _state["generation"]:
             _entries.clear()
+            _state["instants"] = None
         _state["generation"] = generation
         _state["checked"] = now
     return _state["generation"]
@@ -355,18 +361,34 @@ def _minute(at: datetime | None) -> datetime | None:
     return floor if floor == at else floor + timedelta(minutes=1)
 
 
+def _epoch(at: datetime) -> int:
+    """How many publication and release instants of non-draft versions are at or before
+    ``at``. Whether a version is in force at ``at`` compares only those instants with it
+    (``versions_in_force``), so two instants with the same epoch get the same rules."""
+    if _state["instants"] is None:
+        from .choices import VersionStatus
+        from .models import StandardVersion
+
+        rows = StandardVersion.objects.exclude(status=VersionStatus.DRAFT).values_list(
+            "published_at", "released_at"
+        )
+        _state["instants"] = sorted({t for row in rows for t in row if t is not None})
+    return bisect.bisect_right(_state["instants"], at)
+
+
 def effective_rules(
     org: Any, *, kind: str | None = None, target: str | None = None, at: datetime | None = None
 ) -> list[EffectiveRule]:
     """The rules in force for ``org`` (an Organization or its id), optionally one kind or
-    target, at ``at`` (rounded up to the minute; None = now). Three queries uncached."""
+    target, at ``at`` (rounded up to the minute; None = now). Three queries uncached
+    (and one for the instants, once per generation, when ``at`` is given)."""
     if isinstance(org, int):
         from dayuan.orgs.models import Organization
 
         org = Organization.objects.only("id", "path").get(pk=org)
     at = _minute(at)
-    key = (org.pk, kind, target, at)
     generation = _generation()
+    key = (org.pk, kind, target, None if at is None else _epoch(at))
     hit = _entries.get(key)
     if hit is not None and hit[0] == generation:
         return list(hit[1])
@@ -380,6 +402,7 @@ def effective_rules(
 def invalidate() -> None:
     """Drop every cached effective rule set (after publish, adopt, override, retire)."""
     _entries.clear()
+    _state["instants"] = None
     try:
         cache.incr(GENERATION_KEY)
     except ValueError:  # missing (first use, or evicted): start from a fresh number

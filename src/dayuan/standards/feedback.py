@@ -14,7 +14,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from dayuan.audit.log import audited, record
 from dayuan.core import policy
@@ -32,7 +32,7 @@ PROPOSAL_DAYS = 365  # the period a proposal looks back over
 def _home_org(actor: Any) -> Any:
     org = getattr(actor, "home_org", None)
     if org is None:
-        raise InvalidInput(_lazy("您没有所属单位，无法提交。"), code="no_home_org")
+        raise InvalidInput(gettext_lazy("您没有所属单位，无法提交。"), code="no_home_org")
     return org
 
 
@@ -57,10 +57,12 @@ def comment_on_clause(
     text = (text or "").strip()
     suggestion = (suggestion or "").strip()
     if not text:
-        raise InvalidInput(_lazy("请填写意见。"), code="invalid_comment", field="text")
+        raise InvalidInput(gettext_lazy("请填写意见。"), code="invalid_comment", field="text")
     if len(text) > MAX_COMMENT or len(suggestion) > 500:
         raise InvalidInput(
-            _lazy("意见不超过 2000 字，建议不超过 500 字。"), code="invalid_comment", field="text"
+            gettext_lazy("意见不超过 2000 字，建议不超过 500 字。"),
+            code="invalid_comment",
+            field="text",
         )
     comment = ClauseComment.objects.create(
         clause=clause, org=org, author=actor, text=text, suggestion=suggestion
@@ -248,7 +250,7 @@ def propose_revision(*, actor: Any, standard_id: int) -> RevisionProposal:
         .first()
     )
     if version is None:
-        raise InvalidInput(_lazy("该标准还没有已发布的版本。"), code="no_published_version")
+        raise InvalidInput(gettext_lazy("该标准还没有已发布的版本。"), code="no_published_version")
     since = timezone.localdate() - timedelta(days=PROPOSAL_DAYS)
     summary = _summary(actor, version, since)
     proposal_ = RevisionProposal.objects.create(

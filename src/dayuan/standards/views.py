@@ -20,7 +20,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from openpyxl import Workbook
 
@@ -48,19 +48,19 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 NAV = "standards"
 
 ACTION_LABELS = {
-    "standards.standard.create": _lazy("创建标准"),
-    "standards.standard.update": _lazy("修改标准信息"),
-    "standards.standard.retire": _lazy("废止标准"),
-    "standards.version.create": _lazy("新建修订草稿"),
-    "standards.version.publish": _lazy("发布版本"),
-    "standards.version.release": _lazy("全面实施"),
-    "standards.clause.upsert": _lazy("编辑条款"),
-    "standards.clause.delete": _lazy("删除条款"),
-    "standards.rule.upsert": _lazy("编辑规则"),
-    "standards.rule.delete": _lazy("删除规则"),
-    "standards.adoption.create": _lazy("采用标准"),
-    "standards.adoption.update": _lazy("调整本地化参数"),
-    "standards.adoption.withdraw": _lazy("撤销采用"),
+    "standards.standard.create": gettext_lazy("创建标准"),
+    "standards.standard.update": gettext_lazy("修改标准信息"),
+    "standards.standard.retire": gettext_lazy("废止标准"),
+    "standards.version.create": gettext_lazy("新建修订草稿"),
+    "standards.version.publish": gettext_lazy("发布版本"),
+    "standards.version.release": gettext_lazy("全面实施"),
+    "standards.clause.upsert": gettext_lazy("编辑条款"),
+    "standards.clause.delete": gettext_lazy("删除条款"),
+    "standards.rule.upsert": gettext_lazy("编辑规则"),
+    "standards.rule.delete": gettext_lazy("删除规则"),
+    "standards.adoption.create": gettext_lazy("采用标准"),
+    "standards.adoption.update": gettext_lazy("调整本地化参数"),
+    "standards.adoption.withdraw": gettext_lazy("撤销采用"),
 }
 
 
@@ -262,6 +262,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "comment_form": comment_form,
         "publish_form": PublishForm(orgs=_pilot_choices(user, standard)) if editable else None,
         "severities": Severity,
+        "can_trace": policy.can(user, "inspections.view_all"),
     }
     return render(request, "standards/detail.html", context)
 
@@ -720,6 +721,7 @@ def compliance_page(request: HttpRequest) -> HttpResponse:
             "totals": totals,
             "query": query.urlencode(),
             "active_nav": NAV,
+            "can_trace": policy.can(user, "inspections.view_all"),
         },
     )
 

@@ -123,7 +123,7 @@ class TaskIn(Schema):
     deadline: datetime
     source: TaskSource = TaskSource.INSTRUCTION
     assignee_id: int | None = None
-    report_every_days: int = Field(0, ge=0, le=365)
+    report_every_days: int = Field(0, ge=0, le=90)
 
 
 class OptionalVersionIn(Schema):

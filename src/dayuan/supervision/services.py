@@ -339,9 +339,9 @@ def create_task(
         raise InvalidInput(_("督办来源无效。"), code="invalid_source", field="source")
     if deadline is None or timezone.is_naive(deadline) or deadline <= now:
         raise InvalidInput(_("办结时限须晚于当前时间。"), code="invalid_deadline", field="deadline")
-    if not isinstance(report_every_days, int) or not 0 <= report_every_days <= 365:
+    if not isinstance(report_every_days, int) or not 0 <= report_every_days <= 90:
         raise InvalidInput(
-            _("进展报告周期须为 0–365 天。"),
+            _("进展报告周期须为 0–90 天。"),
             code="invalid_report_every_days",
             field="report_every_days",
         )
@@ -461,6 +461,61 @@ def raise_from_workorder(order: Any, timer: Any, *, now: datetime) -> Supervisio
         now=now,
         workorder=order,
     )
+
+
+def follow_source(
+    *,
+    now: datetime,
+    rectification: Any = None,
+    workorder: Any = None,
+    cancelled: bool = False,
+) -> SupervisionTask | None:
+    """An automatic task ends with its source, in the caller's transaction: closed
+    with a system result when the rectification is accepted or the work order done
+    (on time if by the task's deadline), cancelled when the source is withdrawn.
+
+    Called by the source's services at those transitions; no task, or one already
+    closed or cancelled, is left as it is (so calling twice changes nothing).
+    """
+    if rectification is not None:
+        link = {"rectification": rectification}
+        note = _("问题已撤销，督办随之撤销。") if cancelled else _("整改已验收通过。")
+    elif workorder is not None:
+        link = {"workorder": workorder}
+        note = _("工单已取消，督办随之撤销。") if cancelled else _("工单已完成。")
+    else:
+        return None
+    task = (
+        SupervisionTask.objects.select_for_update(of=("self",))
+        .select_related("org", "issuer_org", "assignee", "created_by")
+        .filter(status__in=OPEN_TASK, **link)
+        .first()
+    )
+    if task is None:
+        return None
+    before = snapshot(task, AUDIT_FIELDS)
+    task.review_note = note
+    if cancelled:
+        task.status = T.CANCELLED
+    else:
+        task.status = T.CLOSED
+        task.result = task.result or note
+        task.closed_at = now
+        task.closed_on_time = now <= task.deadline
+    _save(task, before, None, "auto_cancel" if cancelled else "auto_close")
+    action = "auto_cancelled" if cancelled else "auto_closed"
+    _event(task, None, action, now, note, source=task.source)
+    _notify(
+        events.CLOSED,
+        task,
+        None,
+        _assignee_side(task),
+        (_("督办已自动撤销：%(title)s") if cancelled else _("督办已自动办结：%(title)s"))
+        % {"title": task.title},
+        key=action,
+        body=note,
+    )
+    return task
 
 
 # --- handling ----------------------------------------------------------------------------

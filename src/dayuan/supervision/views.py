@@ -17,7 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from dayuan.core import policy
@@ -42,18 +42,31 @@ from .models import SupervisionTask
 
 NAV = "supervision"
 PAGE_SIZE = 50
-STALE_MESSAGE = _lazy("已被他人更新，请刷新")
+STALE_MESSAGE = gettext_lazy("已被他人更新，请刷新")
 EVENT_LABELS = {
-    "created": _lazy("交办"),
-    "accepted": _lazy("签收"),
-    "report": _lazy("报告进展"),
-    "submitted": _lazy("提交办理结果"),
-    "closed": _lazy("审核通过，办结"),
-    "returned": _lazy("审核退回"),
-    "remind": _lazy("催办"),
-    "escalate": _lazy("升级督办"),
-    "reassigned": _lazy("改派"),
-    "cancelled": _lazy("撤销"),
+    "created": gettext_lazy("交办"),
+    "accepted": gettext_lazy("签收"),
+    "report": gettext_lazy("报告进展"),
+    "submitted": gettext_lazy("提交办理结果"),
+    "closed": gettext_lazy("审核通过，办结"),
+    "returned": gettext_lazy("审核退回"),
+    "remind": gettext_lazy("催办"),
+    "escalate": gettext_lazy("升级督办"),
+    "reassigned": gettext_lazy("改派"),
+    "cancelled": gettext_lazy("撤销"),
+    "auto_closed": gettext_lazy("源头已办结，自动办结"),
+    "auto_cancelled": gettext_lazy("源头已撤销，自动撤销"),
+}
+
+# One whole sentence per action, so each language can phrase it properly.
+DONE_MESSAGES = {
+    "accept": gettext_lazy("已签收。"),
+    "report": gettext_lazy("进展已报告。"),
+    "submit": gettext_lazy("办理结果已提交，等待审核。"),
+    "review": gettext_lazy("审核意见已保存。"),
+    "remind": gettext_lazy("已催办。"),
+    "reassign": gettext_lazy("已改派。"),
+    "cancel": gettext_lazy("督办事项已撤销。"),
 }
 
 
@@ -287,7 +300,7 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         return _render_detail(
             request, fresh, forms={action: form}, error=_refusal(exc), status=exc.status
         )
-    messages.success(request, _("已%(a)s。") % {"a": svc.ACTION_LABELS[action]})
+    messages.success(request, DONE_MESSAGES[action])
     if not queries.tasks(user).filter(pk=pk).exists():
         return redirect("supervision:home")
     return redirect("supervision:detail", pk=pk)

@@ -258,6 +258,15 @@ def _save(order: WorkOrder, before: dict[str, Any], actor: Any, verb: str) -> Wo
     return order
 
 
+def _end_supervision(order: WorkOrder, now: datetime, *, cancelled: bool = False) -> None:
+    """A 督办 raised when the order ran past its ladder ends when the work is done (or
+    the order cancelled). Confirming or closing a resolved order, or reopening it,
+    leaves the task as it is. Imported late: supervision imports this app."""
+    from dayuan.supervision import services as supervision
+
+    supervision.follow_source(workorder=order, cancelled=cancelled, now=now)
+
+
 def _link(order: WorkOrder) -> str:
     return f"/workorders/{order.pk}/"
 
@@ -807,6 +816,7 @@ def resolve(
         met=[t.name for t in met],
         photos=len(images),
     )
+    _end_supervision(order, now)
     _notify(
         events.RESOLVED,
         order,
@@ -901,6 +911,7 @@ def cancel(
     order.close_reason = CloseReason.CANCELLED
     _save(order, before, actor, "cancel")
     _event(order, actor, "cancel", from_status, now, note=reason)
+    _end_supervision(order, now, cancelled=True)
     recipients = _worker_recipients(order) if from_status != S.SUBMITTED else []
     _notify(
         events.CANCELLED,

@@ -22,7 +22,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from openpyxl import Workbook
 
@@ -55,7 +55,7 @@ NAV = "workorders"
 PAGE_SIZE = 50
 EXPORT_MAX = 10_000
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-STALE_MESSAGE = _lazy("已被他人更新，请刷新")
+STALE_MESSAGE = gettext_lazy("已被他人更新，请刷新")
 
 
 def _services() -> Any:
@@ -172,23 +172,23 @@ def _photo_url(photo: WorkOrderPhoto, thumb: bool = True) -> str:
 
 
 EVENT_LABELS = {
-    "submit": _lazy("提交报修"),
-    "dispatch": _lazy("派单"),
-    "auto_dispatch": _lazy("自动派单"),
-    "accept": _lazy("接单"),
-    "arrive": _lazy("到场"),
-    "pause": _lazy("暂停"),
-    "resume": _lazy("恢复"),
-    "resolve": _lazy("完工"),
-    "confirm": _lazy("确认并评价"),
-    "rate": _lazy("评价"),
-    "close": _lazy("关闭"),
-    "close_unrated": _lazy("超时未评价，自动关闭"),
-    "cancel": _lazy("取消"),
-    "reopen": _lazy("重新打开"),
-    "transfer": _lazy("转派"),
-    "escalate": _lazy("升级提醒"),
-    "breach": _lazy("超时"),
+    "submit": gettext_lazy("提交报修"),
+    "dispatch": gettext_lazy("派单"),
+    "auto_dispatch": gettext_lazy("自动派单"),
+    "accept": gettext_lazy("接单"),
+    "arrive": gettext_lazy("到场"),
+    "pause": gettext_lazy("暂停"),
+    "resume": gettext_lazy("恢复"),
+    "resolve": gettext_lazy("完工"),
+    "confirm": gettext_lazy("确认并评价"),
+    "rate": gettext_lazy("评价"),
+    "close": gettext_lazy("关闭"),
+    "close_unrated": gettext_lazy("超时未评价，自动关闭"),
+    "cancel": gettext_lazy("取消"),
+    "reopen": gettext_lazy("重新打开"),
+    "transfer": gettext_lazy("转派"),
+    "escalate": gettext_lazy("升级提醒"),
+    "breach": gettext_lazy("超时"),
 }
 
 

@@ -323,13 +323,13 @@ def test_lists_and_dashboard_are_constant_in_queries(
         "/api/v1/inspections?page_size=200",
         "/api/v1/supervision/tasks?page_size=200",
     ):
-        with django_assert_max_num_queries(14):
+        with django_assert_max_num_queries(10):
             resp = client.get(path)
         assert resp.status_code == 200 and resp.json()["count"] > 0, path
     x5 = Clause.objects.get(number="X5")
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(10):
         trace = client.get(f"/api/v1/inspections/clauses/{x5.pk}/trace")
     assert len(trace.json()["findings"]) == queries.TRACE_MAX
-    with django_assert_max_num_queries(20):
+    with django_assert_max_num_queries(18):
         data = client.get("/api/v1/inspections/dashboard?since=2025-05-01&until=2025-06-30")
     assert data.json()["pass_total"]["total"] == 3009

@@ -105,6 +105,31 @@ def test_it_resolves_the_version_in_force_at_an_instant(world):
     assert arrive_minutes(effective_rules(world.county_a)) == 20
 
 
+def test_it_caches_between_version_instants_not_per_minute(world, django_assert_max_num_queries):
+    """Instants with the same versions in force share one entry, whatever the minute;
+    the next publication or release instant starts a new one."""
+    manager = world.user("city_manager")
+    std, v1 = build_standard(manager, world.city)
+    services.adopt(actor=manager, org_id=world.city.pk, standard_id=std.pk)
+    v2 = revise(manager, std, "p1_arrive", sla(20))
+    now = timezone.now()
+    StandardVersion.objects.filter(pk=v1.pk).update(
+        published_at=now - timedelta(days=10), released_at=now - timedelta(days=10)
+    )
+    StandardVersion.objects.filter(pk=v2.pk).update(
+        published_at=now - timedelta(days=10), released_at=now + timedelta(days=2)
+    )
+    effective.invalidate()
+    assert arrive_minutes(effective_rules(world.county_a, at=now)) == 30
+    with django_assert_max_num_queries(0):
+        for minutes in (1, 7, 61, 24 * 60):
+            later = now + timedelta(minutes=minutes, seconds=13)
+            assert arrive_minutes(effective_rules(world.county_a, at=later)) == 30
+    assert arrive_minutes(effective_rules(world.county_a, at=now + timedelta(days=3))) == 20
+    with django_assert_max_num_queries(0):
+        assert arrive_minutes(effective_rules(world.county_a, at=now + timedelta(days=9))) == 20
+
+
 def test_it_keeps_a_pilot_in_its_subtree_until_released(world):
     manager = world.user("city_manager")
     std, _ = build_standard(manager, world.city)
