@@ -307,19 +307,15 @@ def table(results: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench.run import merge_into_results, sub_bench_options
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--items", type=int, default=200_000)
     parser.add_argument("--findings", type=int, default=20_000)
     parser.add_argument("--tasks", type=int, default=2_000)
     parser.add_argument("--requests", type=int, default=200, help="findings-list requests")
-    parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument(
-        "--pg-admin-url",
-        default=os.environ.get("DAYUAN_BENCH_PG", "postgres://postgres@127.0.0.1:5432/postgres"),
-    )
-    parser.add_argument("--keep", action="store_true")
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    sub_bench_options(parser)
     args = parser.parse_args(argv)
     if args.worker:
         facts = worker(args.items, args.findings, args.tasks, args.requests, args.seed)
@@ -336,13 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         keep=args.keep,
         seed=args.seed,
     )
-    from bench.run import BENCH_DIR
-
-    BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    out = BENCH_DIR / "results.json"
-    data = json.loads(out.read_text()) if out.exists() else {}
-    data["inspections"] = report
-    out.write_text(json.dumps(data, ensure_ascii=False, indent=2))
+    out = merge_into_results("inspections", report)
     print()
     print(table(report["results"]))
     print()

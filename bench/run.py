@@ -56,6 +56,27 @@ def _say(message: str) -> None:
     print(f"[bench] {message}", flush=True)
 
 
+def sub_bench_options(parser: argparse.ArgumentParser) -> None:
+    """The options every sub-bench (standards, work orders, inspections) ends with."""
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--pg-admin-url",
+        default=os.environ.get("DAYUAN_BENCH_PG", "postgres://postgres@127.0.0.1:5432/postgres"),
+    )
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+
+
+def merge_into_results(key: str, report: dict) -> Path:
+    """Put a sub-bench's report under ``key`` in ``var/bench/results.json``."""
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    out = BENCH_DIR / "results.json"
+    data = json.loads(out.read_text()) if out.exists() else {}
+    data[key] = report
+    out.write_text(json.dumps(data, ensure_ascii=False, indent=2))
+    return out
+
+
 # --- Databases ------------------------------------------------------------------------
 
 

@@ -536,36 +536,21 @@ def run_all(
     }
 
 
-def merge_into_results(report: dict) -> Path:
-    from bench.run import BENCH_DIR
-
-    BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    out = BENCH_DIR / "results.json"
-    data = json.loads(out.read_text()) if out.exists() else {}
-    data["standards"] = report
-    out.write_text(json.dumps(data, ensure_ascii=False, indent=2))
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
+    from bench.run import merge_into_results, sub_bench_options
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=3.0, help="per evaluation mode")
-    parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument(
-        "--pg-admin-url",
-        default=os.environ.get("DAYUAN_BENCH_PG", "postgres://postgres@127.0.0.1:5432/postgres"),
-    )
-    parser.add_argument("--keep", action="store_true")
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    sub_bench_options(parser)
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(args.rows, args.seconds, args.seed), ensure_ascii=False))
         return 0
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     report = run_all(dbs, args.pg_admin_url, rows=args.rows, seconds=args.seconds, keep=args.keep)
-    out = merge_into_results(report)
+    out = merge_into_results("standards", report)
     print()
     print(table(report["results"]))
     print()

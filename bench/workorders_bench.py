@@ -650,18 +650,9 @@ def table(results: list[dict]) -> str:
     return "\n".join([line(head), "  ".join("-" * w for w in widths), *map(line, body)])
 
 
-def merge_into_results(report: dict) -> Path:
-    from bench.run import BENCH_DIR
-
-    BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    out = BENCH_DIR / "results.json"
-    data = json.loads(out.read_text()) if out.exists() else {}
-    data["workorders"] = report
-    out.write_text(json.dumps(data, ensure_ascii=False, indent=2))
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
+    from bench.run import merge_into_results, sub_bench_options
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--pg-orders", type=int, default=1_000_000)
@@ -670,13 +661,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per read workload")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
-    parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument(
-        "--pg-admin-url",
-        default=os.environ.get("DAYUAN_BENCH_PG", "postgres://postgres@127.0.0.1:5432/postgres"),
-    )
-    parser.add_argument("--keep", action="store_true")
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    sub_bench_options(parser)
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(args.orders, args.seed), ensure_ascii=False, default=str))
@@ -693,7 +678,7 @@ def main(argv: list[str] | None = None) -> int:
         keep=args.keep,
         seed=args.seed,
     )
-    out = merge_into_results(report)
+    out = merge_into_results("workorders", report)
     print()
     print(table(report["results"]))
     print()

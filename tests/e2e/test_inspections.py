@@ -26,6 +26,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "e2e"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# the pictures the guides show (docs/guide/inspector.md, manager.md)
+DOC_SHOTS = {
+    ("conduct", "phone"),
+    ("closed", "phone"),
+    ("manager", "desktop"),
+    ("supervision", "desktop"),
+}
 DESKTOP = {"viewport": {"width": 1440, "height": 900}}
 
 
@@ -51,7 +58,7 @@ def shot(page: Page, name: str, viewport: str) -> None:
     """Artifacts for a failing run; with DAYUAN_SCREENSHOTS=1 also the docs' pictures."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"inspections-{name}-{viewport}.png"), full_page=True)
-    if os.environ.get("DAYUAN_SCREENSHOTS") == "1":
+    if os.environ.get("DAYUAN_SCREENSHOTS") == "1" and (name, viewport) in DOC_SHOTS:
         page.screenshot(path=str(DOCS / f"inspections-{name}-{viewport}.png"))
 
 

@@ -66,6 +66,17 @@ def path_filter(field: str, paths: list[str]) -> Q:
     return q
 
 
+def scoped_org_ids(user: Any, roles: Iterable[str] | None = None) -> list[int]:
+    """Ids of the organisations in the subtrees the user reaches, optionally through the
+    given roles only (organisations are few: one small query)."""
+    from dayuan.orgs.models import Organization
+
+    paths = scope_paths(user, roles)
+    if not paths:
+        return []
+    return list(Organization.objects.filter(path_filter("", paths)).values_list("pk", flat=True))
+
+
 def scoped(
     user: Any, qs: models.QuerySet[M], roles: Iterable[str] | None = None
 ) -> models.QuerySet[M]:

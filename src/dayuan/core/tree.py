@@ -43,3 +43,12 @@ def next_child_path(model: type[models.Model], parent_path: str) -> str:
     )
     number = decode(last[len(parent_path) : len(parent_path) + PATH_STEP]) + 1 if last else 1
     return f"{parent_path}{encode(number)}."
+
+
+def subtree_ids(model: type[models.Model], pk: int) -> list[int] | None:
+    """Ids of ``pk``'s subtree (itself included), resolved up front; None if there is no
+    such node."""
+    path = model.objects.filter(pk=pk).values_list("path", flat=True).first()
+    if path is None:
+        return None
+    return list(model.objects.filter(path__startswith=path).values_list("pk", flat=True))

@@ -10,6 +10,7 @@ record outside the user's planning scope is a 404, whichever county it belongs t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -25,6 +26,7 @@ from django.views.decorators.http import require_POST
 from dayuan.accounts.models import User
 from dayuan.core import policy
 from dayuan.core.errors import DomainError, NotFound
+from dayuan.core.pages import apply_error, refusal
 from dayuan.core.scope import scoped
 from dayuan.orgs import queries as org_queries
 from dayuan.orgs.choices import OrgKind
@@ -37,7 +39,7 @@ from dayuan.workorders.models import Team
 from . import queries, services
 from .forms import AssetForm, AssignmentForm
 from .models import Asset, PlanAssignment
-from .views import _apply_error, _checklists, _refusal, _render
+from .views import _checklists, _render
 
 MAX_ROWS = 500
 
@@ -73,6 +75,19 @@ def _plannable(user: Any, qs: QuerySet, pk: int) -> Any:
     if obj is None or not policy.can(user, "inspections.plan", obj.org):
         raise Http404
     return obj
+
+
+def _edit_target(
+    request: HttpRequest, user: Any, records: Callable[[Any], QuerySet], pk: int | None
+) -> tuple[Organization, Any, list[Organization]]:
+    """What an edit page works on: ``(org, record, orgs)``, a new record (``pk`` None)
+    in the org picked among ``orgs``, else the record ``records(user)`` holds and its org
+    (no org to pick)."""
+    if pk is None:
+        orgs = _plan_orgs(user)
+        return _picked(request, orgs), None, orgs
+    obj = _plannable(user, records(user), pk)
+    return obj.org, obj, []
 
 
 def _back(org_id: int) -> HttpResponse:
@@ -184,14 +199,9 @@ def assignment_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse
     """Create (``pk`` None) or edit a plan assignment."""
     user = request.user
     _require_plan(user)
-    orgs: list[Organization] = []
-    if pk is None:
-        orgs = _plan_orgs(user)
-        org, obj = _picked(request, orgs), None
-        initial: dict[str, Any] = {"is_active": True}
-    else:
-        obj = _plannable(user, queries.assignments(user), pk)
-        org = obj.org
+    org, obj, orgs = _edit_target(request, user, queries.assignments, pk)
+    initial: dict[str, Any] = {"is_active": True}
+    if obj is not None:
         initial = {
             "version": obj.version,
             "activity": obj.activity,
@@ -232,7 +242,7 @@ def assignment_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse
                 is_active=d["is_active"],
             )
         except DomainError as exc:
-            _apply_error(form, exc)
+            apply_error(form, exc)
         else:
             messages.success(request, _("计划分工已保存。"))
             return _back(org.pk)
@@ -245,14 +255,9 @@ def asset_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     """Register (``pk`` None) or edit a piece of equipment."""
     user = request.user
     _require_plan(user)
-    orgs: list[Organization] = []
-    if pk is None:
-        orgs = _plan_orgs(user)
-        org, obj = _picked(request, orgs), None
-        initial: dict[str, Any] = {"is_active": True}
-    else:
-        obj = _plannable(user, queries.assets(user), pk)
-        org = obj.org
+    org, obj, orgs = _edit_target(request, user, queries.assets, pk)
+    initial: dict[str, Any] = {"is_active": True}
+    if obj is not None:
         initial = {
             "version": obj.version,
             "location": obj.location_id,
@@ -283,7 +288,7 @@ def asset_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
                 is_active=d["is_active"],
             )
         except DomainError as exc:
-            _apply_error(form, exc)
+            apply_error(form, exc)
         else:
             messages.success(request, _("设施设备已保存。"))
             return _back(org.pk)
@@ -296,7 +301,7 @@ def _deactivate(request: HttpRequest, obj: Any, call: Any, done: str) -> HttpRes
     try:
         call(version=int(raw) if raw.isdigit() else None)
     except DomainError as exc:
-        messages.error(request, _refusal(exc))
+        messages.error(request, refusal(exc))
     else:
         messages.success(request, done)
     return _back(obj.org_id)
@@ -340,7 +345,7 @@ def generate(request: HttpRequest) -> HttpResponse:
     except NotFound:
         raise Http404 from None
     except DomainError as exc:
-        messages.error(request, _refusal(exc))
+        messages.error(request, refusal(exc))
     else:
         messages.success(
             request,

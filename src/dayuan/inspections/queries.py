@@ -29,7 +29,8 @@ from django.utils import timezone
 
 from dayuan.core.errors import NotFound
 from dayuan.core.policy import ACTIONS
-from dayuan.core.scope import path_filter, scope_paths
+from dayuan.core.scope import scoped_org_ids
+from dayuan.core.tree import subtree_ids
 from dayuan.orgs.models import Location, Organization
 from dayuan.standards.choices import RuleKind
 from dayuan.standards.effective import effective_rules
@@ -51,10 +52,7 @@ TRACE_MAX = 500  # findings shown by a clause trace (newest first)
 
 
 def _org_ids(user: Any, action: str) -> list[int]:
-    paths = scope_paths(user, ACTIONS[action])
-    if not paths:
-        return []
-    return list(Organization.objects.filter(path_filter("", paths)).values_list("pk", flat=True))
+    return scoped_org_ids(user, ACTIONS[action])
 
 
 def overseen_org_ids(user: Any) -> list[int]:
@@ -77,19 +75,6 @@ def _team_ids(user: Any) -> list[int]:
     return list(TeamMember.objects.filter(user=user).values_list("team_id", flat=True))
 
 
-def occurrence_visibility(user: Any) -> Q:
-    if not _active(user):
-        return Q(pk__in=[])
-    cond = Q(inspector=user)
-    if ids := overseen_org_ids(user):
-        cond |= Q(org_id__in=ids)
-    if ids := party_org_ids(user):
-        cond |= Q(vendor_id__in=ids)
-    if ids := _team_ids(user):
-        cond |= Q(team_id__in=ids)
-    return cond
-
-
 def inspection_visibility(user: Any) -> Q:
     if not _active(user):
         return Q(pk__in=[])
@@ -101,6 +86,34 @@ def inspection_visibility(user: Any) -> Q:
     return cond
 
 
+def occurrence_visibility(user: Any) -> Q:
+    """As ``inspection_visibility``, and the occurrences planned for the user's teams."""
+    cond = inspection_visibility(user)
+    if _active(user) and (ids := _team_ids(user)):
+        cond |= Q(team_id__in=ids)
+    return cond
+
+
+def _on_finding(user: Any, party: list[int]) -> Q:
+    """Who sees a finding by its own columns: its raiser, its org's overseers, its
+    vendor's party (``party``: ``party_org_ids(user)``)."""
+    cond = Q(raised_by=user)
+    if ids := overseen_org_ids(user):
+        cond |= Q(org_id__in=ids)
+    if party:
+        cond |= Q(vendor_id__in=party)
+    return cond
+
+
+def _on_order(user: Any, party: list[int]) -> Q:
+    """Who sees a rectification order by its own columns: its assignee, its verifier,
+    the party it is assigned to."""
+    cond = Q(assignee=user) | Q(verifier=user)
+    if party:
+        cond |= Q(assignee_org_id__in=party)
+    return cond
+
+
 def finding_visibility(user: Any) -> Q:
     """The order's assignee, verifier and party are tested by an ``EXISTS`` on the order
     (its unique ``finding_id`` index) rather than a join: the condition stays on the
@@ -109,15 +122,8 @@ def finding_visibility(user: Any) -> Q:
     if not _active(user):
         return Q(pk__in=[])
     party = party_org_ids(user)
-    cond = Q(raised_by=user)
-    if ids := overseen_org_ids(user):
-        cond |= Q(org_id__in=ids)
-    if party:
-        cond |= Q(vendor_id__in=party)
-    orders = Q(assignee=user) | Q(verifier=user)
-    if party:
-        orders |= Q(assignee_org_id__in=party)
-    return cond | Q(Exists(Rectification.objects.filter(orders, finding_id=OuterRef("pk"))))
+    orders = Rectification.objects.filter(_on_order(user, party), finding_id=OuterRef("pk"))
+    return _on_finding(user, party) | Q(Exists(orders))
 
 
 def rectification_visibility(user: Any) -> Q:
@@ -127,15 +133,8 @@ def rectification_visibility(user: Any) -> Q:
     if not _active(user):
         return Q(pk__in=[])
     party = party_org_ids(user)
-    cond = Q(assignee=user) | Q(verifier=user)
-    if party:
-        cond |= Q(assignee_org_id__in=party)
-    on_finding = Q(raised_by=user)
-    if ids := overseen_org_ids(user):
-        on_finding |= Q(org_id__in=ids)
-    if party:
-        on_finding |= Q(vendor_id__in=party)
-    return cond | Q(Exists(Finding.objects.filter(on_finding, pk=OuterRef("finding_id"))))
+    findings = Finding.objects.filter(_on_finding(user, party), pk=OuterRef("finding_id"))
+    return _on_order(user, party) | Q(Exists(findings))
 
 
 def assets(
@@ -197,14 +196,6 @@ def rectifications(user: Any) -> QuerySet[Rectification]:
 # --- lists and detail getters ----------------------------------------------------------
 
 
-def _subtree_ids(model: Any, pk: int) -> list[int] | None:
-    """Ids of ``pk``'s subtree (an org or a location), resolved first; None if unknown."""
-    path = model.objects.filter(pk=pk).values_list("path", flat=True).first()
-    if path is None:
-        return None
-    return list(model.objects.filter(path__startswith=path).values_list("pk", flat=True))
-
-
 def _day_bounds(now: datetime) -> tuple[datetime, datetime]:
     day = timezone.localdate(now)
     start = datetime.combine(day, time.min, tzinfo=SHANGHAI)
@@ -262,7 +253,7 @@ def occurrence_list(
 
 
 def _in_subtree(qs: QuerySet, field: str, model: Any, pk: int) -> QuerySet:
-    ids = _subtree_ids(model, pk)
+    ids = subtree_ids(model, pk)
     return qs.none() if ids is None else qs.filter(**{f"{field}__in": ids})
 
 

@@ -47,7 +47,8 @@ from dayuan.workorders.tasks import role_holders
 from . import events, queries
 from .choices import AWAITING_PARTY, OPEN_RECTIFICATION, FindingStatus, Verdict
 from .choices import RectificationStatus as RS
-from .models import Finding, FindingEvent, Rectification, RectificationPhoto, RectificationRound
+from .models import Finding, Rectification, RectificationPhoto, RectificationRound
+from .services import finding_event
 
 SUBJECT_TYPE = "rectification"
 AUDIT_FIELDS = [
@@ -94,17 +95,6 @@ def _calendar(org: Any, calendar: str) -> WorkingCalendar:
 
 def _local(dt: datetime) -> str:
     return timezone.localtime(dt).strftime("%Y-%m-%d %H:%M")
-
-
-def _event(finding: Finding, actor: Any, action: str, at: datetime, note: str = "", **data: Any):
-    return FindingEvent.objects.create(
-        finding=finding,
-        at=at,
-        actor=actor if getattr(actor, "pk", None) else None,
-        action=action,
-        note=str(note)[:500],
-        data=data,
-    )
 
 
 # --- who ---------------------------------------------------------------------------------
@@ -240,7 +230,7 @@ def order_for(finding: Finding, *, actor: Any, now: datetime) -> Rectification:
         calendar=terms["calendar"],
         rule_id=terms["rule_id"],
     )
-    _event(
+    finding_event(
         finding,
         actor,
         "ordered",
@@ -373,7 +363,9 @@ def submit_evidence(
     _store_photos(round_, images, actor)
     rect.status = RS.SUBMITTED
     _save(rect, before, actor, "submit")
-    _event(rect.finding, actor, "evidence", now, evidence, round=round_.number, photos=len(images))
+    finding_event(
+        rect.finding, actor, "evidence", now, evidence, round=round_.number, photos=len(images)
+    )
     _notify(
         events.RECTIFICATION_SUBMITTED,
         rect,
@@ -468,8 +460,8 @@ def verify(
         Finding.objects.filter(pk=finding.pk).update(
             status=FindingStatus.CLOSED, closed_at=now, version=finding.version + 1
         )
-        _event(finding, actor, "accepted", now, reason, round=round_.number)
-        _event(finding, actor, "closed", now, on_time=rect.closed_on_time)
+        finding_event(finding, actor, "accepted", now, reason, round=round_.number)
+        finding_event(finding, actor, "closed", now, on_time=rect.closed_on_time)
         end_supervision(rect, now)
         event_type = events.RECTIFICATION_ACCEPTED
         title = _("整改验收通过：%(number)s") % {"number": finding.number}
@@ -482,7 +474,7 @@ def verify(
             rect.deadline = deadline
             rect.escalation_level = 0  # a new window: a new run of the ladder
         _save(rect, before, actor, "verify")
-        _event(finding, actor, "rejected", now, reason, **data)
+        finding_event(finding, actor, "rejected", now, reason, **data)
         event_type = events.RECTIFICATION_REJECTED
         title = _("整改退回：%(number)s，请于 %(deadline)s 前重新整改") % {
             "number": finding.number,
@@ -510,7 +502,7 @@ def end_supervision(rect: Rectification, now: datetime, *, cancelled: bool = Fal
     task = supervision.follow_source(rectification=rect, cancelled=cancelled, now=now)
     if task is not None:
         action = "supervision_cancelled" if cancelled else "supervision_closed"
-        _event(rect.finding, None, action, now, task.number, task_id=task.pk)
+        finding_event(rect.finding, None, action, now, task.number, task_id=task.pk)
 
 
 def party_members(org: Organization) -> QuerySet[User]:
@@ -543,7 +535,7 @@ def assign(
     before = snapshot(rect, AUDIT_FIELDS)
     rect.assignee = person
     _save(rect, before, actor, "assign")
-    _event(rect.finding, actor, "assigned", now, person.display_name, assignee=person.pk)
+    finding_event(rect.finding, actor, "assigned", now, person.display_name, assignee=person.pk)
     _notify(
         events.RECTIFICATION_ORDERED,
         rect,
@@ -617,7 +609,7 @@ def _mark_overdue(rect: Rectification, now: datetime) -> bool:
     if not Rectification.objects.filter(pk=rect.pk, overdue=False).update(overdue=True):
         return False
     rect.overdue = True
-    _event(rect.finding, None, "overdue", now, deadline=rect.deadline.isoformat())
+    finding_event(rect.finding, None, "overdue", now, deadline=rect.deadline.isoformat())
     _judge(rect, Outcome.FAIL, rect.deadline)
     return True
 
@@ -643,7 +635,7 @@ def _climb(rect: Rectification, now: datetime) -> int:
     for level in range(start + 1, reached + 1):
         step = state.reached[level - 1]
         _notify_step(rect, step, level, now)
-        _event(
+        finding_event(
             rect.finding,
             None,
             "escalated",
@@ -655,7 +647,7 @@ def _climb(rect: Rectification, now: datetime) -> int:
         )
     if reached == len(steps):
         task = supervision.raise_from_rectification(rect, now=now)
-        _event(rect.finding, None, "supervised", now, task.number, task_id=task.pk)
+        finding_event(rect.finding, None, "supervised", now, task.number, task_id=task.pk)
     return reached - start
 
 

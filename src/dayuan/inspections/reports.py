@@ -23,10 +23,8 @@ query, its month found by comparing with the month boundaries. Definitions:
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.db.models import (
     Case,
@@ -42,6 +40,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
+from dayuan.core.periods import SHANGHAI, Period, rate
 from dayuan.core.scope import scoped
 from dayuan.orgs.models import Location, Organization
 from dayuan.standards.models import Clause
@@ -51,31 +50,7 @@ from .choices import OPEN_RECTIFICATION, OccurrenceStatus, RectificationStatus
 from .models import Finding, InspectionItem, PlanOccurrence, Rectification
 from .queries import overseen_org_ids
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 TOP = 50  # rows of the by-clause / by-location / by-vendor tables (worst first)
-
-
-@dataclass(frozen=True)
-class Period:
-    since: date
-    until: date  # inclusive
-
-    @property
-    def start(self) -> datetime:
-        return datetime.combine(self.since, time.min, tzinfo=SHANGHAI)
-
-    @property
-    def end(self) -> datetime:
-        return datetime.combine(self.until + timedelta(days=1), time.min, tzinfo=SHANGHAI)
-
-    @classmethod
-    def last_days(cls, days: int = 30, today: date | None = None) -> Period:
-        today = today or timezone.localdate()
-        return cls(today - timedelta(days=days - 1), today)
-
-
-def _rate(num: int, den: int) -> float | None:
-    return round(num / den, 4) if den else None
 
 
 def scope_ids(user: Any, org_id: int | None = None) -> list[int]:
@@ -124,7 +99,7 @@ def coverage_by_org(ids: list[int], period: Period, now: datetime) -> list[dict[
             "missed": r["missed"],
             "pending_past_due": r["late"],
             "due": r["done"] + r["missed"] + r["late"],
-            "coverage": _rate(r["done"], r["done"] + r["missed"] + r["late"]),
+            "coverage": rate(r["done"], r["done"] + r["missed"] + r["late"]),
         }
         for r in rows
     ]
@@ -170,7 +145,7 @@ def _pass_out(r: dict[str, Any], ident: str, name: str | None, **extra: Any) -> 
         "total": r["judged"],
         "passed": r["passed"],
         "failed": r["failed"],
-        "rate": _rate(r["passed"], r["judged"]),
+        "rate": rate(r["passed"], r["judged"]),
     }
 
 
@@ -274,8 +249,8 @@ def rectification_by_org(ids: list[int], period: Period, now: datetime) -> list[
             "on_time": r["on_time"],
             "open": r["open"],
             "overdue": r["overdue"],
-            "closure_rate": _rate(r["closed"], r["issued"]),
-            "on_time_rate": _rate(r["on_time"], r["closed"]),
+            "closure_rate": rate(r["closed"], r["issued"]),
+            "on_time_rate": rate(r["on_time"], r["closed"]),
         }
         for r in rows
     ]
@@ -312,7 +287,7 @@ def trend(
                 "month": month.strftime("%Y-%m"),
                 "judged": r["judged"],
                 "passed": r["passed"],
-                "pass_rate": _rate(r["passed"], r["judged"]),
+                "pass_rate": rate(r["passed"], r["judged"]),
                 "findings": raised.get(i, 0),
             }
         )
@@ -348,17 +323,17 @@ def dashboard(
     return {
         "period": {"since": since.isoformat(), "until": until.isoformat()},
         "coverage": coverage,
-        "coverage_total": {**cov, "coverage": _rate(cov["done"], cov["due"])},
+        "coverage_total": {**cov, "coverage": rate(cov["done"], cov["due"])},
         "pass_by_clause": pass_by_clause(item_qs),
         "pass_by_location": pass_by_location(item_qs),
         "pass_by_vendor": pass_by_vendor(item_qs),
         "pass_by_org": by_org,
-        "pass_total": {**judged, "rate": _rate(judged["passed"], judged["total"])},
+        "pass_total": {**judged, "rate": rate(judged["passed"], judged["total"])},
         "rectification_by_org": rect,
         "rectification_total": {
             **rect_total,
-            "closure_rate": _rate(rect_total["closed"], rect_total["total"]),
-            "on_time_rate": _rate(rect_total["on_time"], rect_total["closed"]),
+            "closure_rate": rate(rect_total["closed"], rect_total["total"]),
+            "on_time_rate": rate(rect_total["on_time"], rect_total["closed"]),
         },
         "supervision_by_org": supervision,
         "supervision_total": _sum(supervision, "open", "overdue"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import mimetypes
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -28,7 +28,9 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from dayuan.core import policy
-from dayuan.core.errors import DomainError, StaleVersion
+from dayuan.core.errors import DomainError
+from dayuan.core.pages import apply_error, refusal
+from dayuan.core.periods import Period
 from dayuan.core.scope import path_filter, scope_paths, scoped
 from dayuan.orgs import queries as org_queries
 from dayuan.orgs.choices import OrgKind
@@ -69,7 +71,6 @@ from .models import (
 NAV = "inspections"
 PAGE_SIZE = 50
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-STALE_MESSAGE = gettext_lazy("已被他人更新，请刷新")
 
 OUTCOME_LABELS = {
     "pass": gettext_lazy("符合"),
@@ -135,22 +136,6 @@ def _render(
     return render(request, template, ctx, status=status)
 
 
-def _refusal(exc: DomainError) -> str:
-    if isinstance(exc, StaleVersion):
-        return str(STALE_MESSAGE)
-    text = str(exc.message)
-    clause = (exc.details or {}).get("clause")
-    if clause and str(clause) not in text:
-        text += _("（依据第 %(clause)s 条）") % {"clause": clause}
-    return text
-
-
-def _apply_error(form: Any, exc: DomainError) -> None:
-    """Put a service's refusal next to the field it names (``details.field``)."""
-    name = str((exc.details or {}).get("field") or "").removesuffix("_id")
-    form.add_error(name if name in form.fields else None, _refusal(exc))
-
-
 def _is_htmx(request: HttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true"
 
@@ -165,6 +150,15 @@ def _file(field: Any) -> FileResponse:
     response["Cache-Control"] = "private, max-age=3600"
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def _photo_file(request: HttpRequest, photos: QuerySet) -> FileResponse:
+    """The photo ``photos`` holds (the one asked for, if the user may see it), or its
+    thumbnail with ``?thumb=1``; 404 when there is none."""
+    found = photos.only("image", "thumbnail").first()
+    if found is None:
+        raise Http404
+    return _file(found.thumbnail if request.GET.get("thumb") else found.image)
 
 
 def _photo_urls(photo: Any, name: str) -> Any:
@@ -342,7 +336,7 @@ def start(request: HttpRequest) -> HttpResponse:
                 client_key=d["client_key"],
             )
         except DomainError as exc:
-            _apply_error(form, exc)
+            apply_error(form, exc)
         else:
             return redirect("inspections:conduct", pk=inspection.pk)
     return _render(
@@ -482,7 +476,7 @@ def draft(request: HttpRequest, pk: int) -> HttpResponse:
             actor=user, inspection_id=inspection.pk, answers=answers, notes=notes
         )
     except DomainError as exc:
-        error = _refusal(exc)
+        error = refusal(exc)
         inspection = _inspection(user, pk)
     if not _is_htmx(request):
         return redirect("inspections:conduct", pk=pk)
@@ -519,7 +513,7 @@ def add_photo(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             _services().add_photo(actor=user, inspection_id=pk, item_key=key, upload=upload)
         except DomainError as exc:
-            error = _refusal(exc)
+            error = refusal(exc)
     if not _is_htmx(request):
         if error:
             messages.error(request, error)
@@ -554,7 +548,7 @@ def submit(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except DomainError as exc:
         return _render_conduct(
-            request, _inspection(user, pk), error=_refusal(exc), status=exc.status
+            request, _inspection(user, pk), error=refusal(exc), status=exc.status
         )
     found = done.findings.count()
     if found:
@@ -589,7 +583,7 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
             reason=form.cleaned_data["reason"],
         )
     except DomainError as exc:
-        messages.error(request, _refusal(exc))
+        messages.error(request, refusal(exc))
         return redirect("inspections:conduct", pk=pk)
     messages.success(request, _("检查已作废。"))
     return redirect("inspections:home")
@@ -636,14 +630,8 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def photo(request: HttpRequest, pk: int) -> FileResponse:
-    found = (
-        InspectionPhoto.objects.filter(pk=pk, inspection__in=queries.inspections(request.user))
-        .only("image", "thumbnail")
-        .first()
-    )
-    if found is None:
-        raise Http404
-    return _file(found.thumbnail if request.GET.get("thumb") else found.image)
+    visible = queries.inspections(request.user)
+    return _photo_file(request, InspectionPhoto.objects.filter(pk=pk, inspection__in=visible))
 
 
 @login_required
@@ -816,8 +804,8 @@ def _act_on_rectification(
         try:
             call(user, rect, form.cleaned_data)
         except DomainError as exc:
-            _apply_error(form, exc)
-            error, status = _refusal(exc), exc.status
+            apply_error(form, exc)
+            error, status = refusal(exc), exc.status
         else:
             messages.success(request, done)
             if queries.findings(user).filter(pk=rect.finding_id).exists():
@@ -898,7 +886,7 @@ def finding_cancel(request: HttpRequest, pk: int) -> HttpResponse:
             )
         except DomainError as exc:
             return _render_finding(
-                request, finding, forms={"cancel": form}, error=_refusal(exc), status=exc.status
+                request, finding, forms={"cancel": form}, error=refusal(exc), status=exc.status
             )
         messages.success(request, _("问题已撤销。"))
         return redirect("inspections:finding", pk=pk)
@@ -909,29 +897,17 @@ def finding_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def rect_photo(request: HttpRequest, pk: int) -> FileResponse:
-    found = (
-        RectificationPhoto.objects.filter(
-            pk=pk, round__rectification__in=queries.rectifications(request.user)
-        )
-        .only("image", "thumbnail")
-        .first()
+    visible = queries.rectifications(request.user)
+    return _photo_file(
+        request, RectificationPhoto.objects.filter(pk=pk, round__rectification__in=visible)
     )
-    if found is None:
-        raise Http404
-    return _file(found.thumbnail if request.GET.get("thumb") else found.image)
 
 
 @login_required
 def finding_photo(request: HttpRequest, pk: int) -> FileResponse:
     """A photo taken when the finding was raised, if the finding is visible."""
-    found = (
-        FindingPhoto.objects.filter(pk=pk, finding__in=queries.findings(request.user).values("pk"))
-        .only("image", "thumbnail")
-        .first()
-    )
-    if found is None:
-        raise Http404
-    return _file(found.thumbnail if request.GET.get("thumb") else found.image)
+    visible = queries.findings(request.user).values("pk")
+    return _photo_file(request, FindingPhoto.objects.filter(pk=pk, finding__in=visible))
 
 
 def _clause_choices(user: Any, org: Organization | None) -> list[tuple[int, str]]:
@@ -985,7 +961,7 @@ def finding_new(request: HttpRequest) -> HttpResponse:
                 photos=d.get("photos") or [],
             )
         except DomainError as exc:
-            _apply_error(form, exc)
+            apply_error(form, exc)
         else:
             messages.success(request, _("问题已登记，编号 %(n)s。") % {"n": finding.number})
             return redirect("inspections:finding", pk=finding.pk)
@@ -1019,19 +995,6 @@ def _require_oversight(user: Any) -> None:
         raise DjangoPermissionDenied
 
 
-def _period(request: HttpRequest) -> Any:
-    reports = _reports()
-    default = reports.Period.last_days(30)
-    try:
-        since = date.fromisoformat(request.GET.get("since") or default.since.isoformat())
-        until = date.fromisoformat(request.GET.get("until") or default.until.isoformat())
-    except ValueError:
-        return default
-    if since > until or (until - since).days > 366:
-        return default
-    return reports.Period(since, until)
-
-
 def _org_param(request: HttpRequest) -> int | None:
     raw = request.GET.get("org") or ""
     return int(raw) if raw.isdigit() else None
@@ -1041,7 +1004,7 @@ def _org_param(request: HttpRequest) -> int | None:
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = request.user
     _require_oversight(user)
-    period = _period(request)
+    period = Period.from_query(request.GET)
     data = _reports().dashboard(
         user, since=period.since, until=period.until, org_id=_org_param(request)
     )
@@ -1126,7 +1089,7 @@ def export(request: HttpRequest) -> HttpResponse:
     """The dashboard as an Excel workbook, one sheet per table."""
     user = request.user
     _require_oversight(user)
-    period = _period(request)
+    period = Period.from_query(request.GET)
     data = _reports().dashboard(
         user, since=period.since, until=period.until, org_id=_org_param(request)
     )

@@ -28,7 +28,8 @@ from django.utils import timezone
 
 from dayuan.core.errors import NotFound
 from dayuan.core.policy import ACTIONS
-from dayuan.core.scope import path_filter, scope_paths
+from dayuan.core.scope import scoped_org_ids
+from dayuan.core.tree import subtree_ids
 from dayuan.orgs.models import Organization
 
 from .choices import OPEN_TASK, Light
@@ -36,10 +37,7 @@ from .models import SupervisionTask, TaskEvent
 
 
 def overseen_org_ids(user: Any) -> list[int]:
-    paths = scope_paths(user, ACTIONS["supervision.view_all"])
-    if not paths:
-        return []
-    return list(Organization.objects.filter(path_filter("", paths)).values_list("pk", flat=True))
+    return scoped_org_ids(user, ACTIONS["supervision.view_all"])
 
 
 def visibility(user: Any) -> Q:
@@ -126,11 +124,10 @@ def task_list(
     if source:
         qs = qs.filter(source__in=source.split(","))
     if org_id is not None:
-        path = Organization.objects.filter(pk=org_id).values_list("path", flat=True).first()
-        if path is None:
+        subtree = subtree_ids(Organization, org_id)
+        if subtree is None:
             return qs.none()
-        subtree = Organization.objects.filter(path__startswith=path).values_list("pk", flat=True)
-        qs = qs.filter(org_id__in=list(subtree))
+        qs = qs.filter(org_id__in=subtree)
     if assignee_id is not None:
         qs = qs.filter(assignee_id=assignee_id)
     if light:

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from dayuan.core import policy
 from dayuan.core.errors import DomainError, StaleVersion
+from dayuan.core.pages import apply_error, refusal
 from dayuan.core.scope import scoped
 from dayuan.orgs.models import Organization
 from dayuan.workorders.forms import VersionForm
@@ -42,7 +43,6 @@ from .models import SupervisionTask
 
 NAV = "supervision"
 PAGE_SIZE = 50
-STALE_MESSAGE = gettext_lazy("已被他人更新，请刷新")
 EVENT_LABELS = {
     "created": gettext_lazy("交办"),
     "accepted": gettext_lazy("签收"),
@@ -82,12 +82,6 @@ def _render(
     ctx.setdefault("active_nav", NAV)
     ctx["can_issue"] = policy.can(request.user, "supervision.issue")
     return render(request, template, ctx, status=status)
-
-
-def _refusal(exc: DomainError) -> str:
-    if isinstance(exc, StaleVersion):
-        return str(STALE_MESSAGE)
-    return str(exc.message)
 
 
 def _orgs(user: Any, action: str) -> list[Organization]:
@@ -179,8 +173,7 @@ def new(request: HttpRequest) -> HttpResponse:
                 report_every_days=d.get("report_every_days") or 0,
             )
         except DomainError as exc:
-            name = str((exc.details or {}).get("field") or "").removesuffix("_id")
-            form.add_error(name if name in form.fields else None, _refusal(exc))
+            apply_error(form, exc)
         else:
             messages.success(request, _("督办已交办，编号 %(n)s。") % {"n": task.number})
             return redirect("supervision:detail", pk=task.pk)
@@ -298,7 +291,7 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     except DomainError as exc:
         fresh = _task(user, pk) if isinstance(exc, StaleVersion) else task
         return _render_detail(
-            request, fresh, forms={action: form}, error=_refusal(exc), status=exc.status
+            request, fresh, forms={action: form}, error=refusal(exc), status=exc.status
         )
     messages.success(request, DONE_MESSAGES[action])
     if not queries.tasks(user).filter(pk=pk).exists():

@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from dayuan.core.errors import NotFound
 from dayuan.core.policy import ACTIONS
-from dayuan.core.scope import path_filter, scope_paths
+from dayuan.core.scope import scoped_org_ids
+from dayuan.core.tree import subtree_ids
 from dayuan.orgs.models import Location, Organization
 
 from .choices import OPEN_STATUSES, Status
@@ -30,10 +31,7 @@ from .sla import RUNNING
 def overseen_org_ids(user: Any) -> list[int]:
     """Ids of the organisations in the subtrees where ``user`` holds
     ``workorders.view_all`` (organisations are few: one small query)."""
-    paths = scope_paths(user, ACTIONS["workorders.view_all"])
-    if not paths:
-        return []
-    return list(Organization.objects.filter(path_filter("", paths)).values_list("pk", flat=True))
+    return scoped_org_ids(user, ACTIONS["workorders.view_all"])
 
 
 def visibility(user: Any) -> Q:
@@ -103,11 +101,10 @@ def orders(
             return qs.none()
         qs = qs.filter(location__path__startswith=path)
     if org_id is not None:
-        path = Organization.objects.filter(pk=org_id).values_list("path", flat=True).first()
-        if path is None:
+        subtree = subtree_ids(Organization, org_id)
+        if subtree is None:
             return qs.none()
-        subtree = Organization.objects.filter(path__startswith=path).values_list("pk", flat=True)
-        qs = qs.filter(org_id__in=list(subtree))
+        qs = qs.filter(org_id__in=subtree)
     if vendor_id is not None:
         qs = qs.filter(vendor_id=vendor_id)
     if overdue is not None:

@@ -12,16 +12,15 @@ counted as satisfied.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.db.models import Avg, Count, F, Max, Q, QuerySet, Sum
 from django.db.models.functions import Substr, TruncDate
 from django.utils import timezone
 
 from dayuan.core.models import PATH_STEP
+from dayuan.core.periods import SHANGHAI, Period, rate
 from dayuan.core.scope import scoped
 from dayuan.orgs.models import Location, Organization
 
@@ -30,7 +29,6 @@ from .models import WorkOrder, WorkOrderTimer
 from .queries import overseen_org_ids
 from .sla import RUNNING
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 SEGMENT = PATH_STEP + 1  # one path step plus its dot
 
 
@@ -53,29 +51,6 @@ def overdue_q(now: datetime | None = None, *, since: datetime | None = None) -> 
     late = timers.filter(met_at__isnull=True, due_at__lt=now).values("workorder_id")
     breached = timers.filter(breached=True).values("workorder_id")
     return Q(overdue=True) | Q(pk__in=breached) | Q(status__in=RUNNING, pk__in=late)
-
-
-@dataclass(frozen=True)
-class Period:
-    since: date
-    until: date  # inclusive
-
-    @property
-    def start(self) -> datetime:
-        return datetime.combine(self.since, time.min, tzinfo=SHANGHAI)
-
-    @property
-    def end(self) -> datetime:
-        return datetime.combine(self.until + timedelta(days=1), time.min, tzinfo=SHANGHAI)
-
-    @classmethod
-    def last_days(cls, days: int = 30, today: date | None = None) -> Period:
-        today = today or timezone.localdate()
-        return cls(today - timedelta(days=days - 1), today)
-
-
-def _rate(num: int, den: int) -> float | None:
-    return round(num / den, 4) if den else None
 
 
 def in_period(qs: QuerySet[WorkOrder], period: Period) -> QuerySet[WorkOrder]:
@@ -174,7 +149,7 @@ def _by_org(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "open": r["open"],
             "overdue": r["overdue"],
             "mean_rating": round(r["mean"], 2) if r["mean"] is not None else None,
-            "satisfied_rate": _rate(r["satisfied"], r["rated"]),
+            "satisfied_rate": rate(r["satisfied"], r["rated"]),
         }
         for r in rows
     ]
@@ -201,7 +176,7 @@ def on_time(qs: QuerySet[WorkOrder], *, since: datetime | None = None) -> list[d
             "label": r["label"] or r["name"],
             "on_time": r["on_time"],
             "decided": r["decided"],
-            "rate": _rate(r["on_time"], r["decided"]),
+            "rate": rate(r["on_time"], r["decided"]),
         }
         for r in rows
     ]
@@ -216,7 +191,7 @@ def satisfaction(qs: QuerySet[WorkOrder]) -> dict[str, Any]:
     return {
         "rated": agg["rated"],
         "mean": round(agg["mean"], 2) if agg["mean"] is not None else None,
-        "satisfied_rate": _rate(agg["satisfied"], agg["rated"]),
+        "satisfied_rate": rate(agg["satisfied"], agg["rated"]),
     }
 
 
@@ -258,7 +233,7 @@ def dashboard(
         "satisfaction": {
             "rated": rated,
             "mean": round(rating_sum / rated, 2) if rated else None,
-            "satisfied_rate": _rate(sum(r["satisfied"] for r in org_rows), rated),
+            "satisfied_rate": rate(sum(r["satisfied"] for r in org_rows), rated),
         },
         "on_time": on_time(qs, since=period.start),
         "by_day": by_day(qs, period),

@@ -27,7 +27,9 @@ from django.views.decorators.http import require_POST
 from openpyxl import Workbook
 
 from dayuan.core import policy
-from dayuan.core.errors import DomainError, InvalidInput, StaleVersion
+from dayuan.core.errors import DomainError, InvalidInput
+from dayuan.core.pages import apply_error, refusal
+from dayuan.core.periods import Period
 from dayuan.core.scope import scoped
 from dayuan.orgs import queries as org_queries
 from dayuan.orgs.choices import LocationKind, OrgKind
@@ -55,7 +57,6 @@ NAV = "workorders"
 PAGE_SIZE = 50
 EXPORT_MAX = 10_000
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-STALE_MESSAGE = gettext_lazy("已被他人更新，请刷新")
 
 
 def _services() -> Any:
@@ -246,26 +247,6 @@ def _picker_levels(user: Any, picked: Any) -> list[dict[str, Any]]:
     return levels
 
 
-def _apply_error(form: Any, exc: DomainError) -> None:
-    """Put a service's refusal next to the field it names (``details.field``)."""
-    field = str((exc.details or {}).get("field") or "")
-    name = field.removesuffix("_id")
-    if name in form.fields:
-        form.add_error(name, _refusal(exc))
-    else:
-        form.add_error(None, _refusal(exc))
-
-
-def _refusal(exc: DomainError) -> str:
-    if isinstance(exc, StaleVersion):
-        return str(STALE_MESSAGE)
-    text = str(exc.message)
-    clause = (exc.details or {}).get("clause")
-    if clause and str(clause) not in text:
-        text += _("（依据第 %(clause)s 条）") % {"clause": clause}
-    return text
-
-
 @login_required
 def new(request: HttpRequest) -> HttpResponse:
     user = request.user
@@ -287,7 +268,7 @@ def new(request: HttpRequest) -> HttpResponse:
                 photos=d.get("photos") or [],
             )
         except DomainError as exc:
-            _apply_error(form, exc)
+            apply_error(form, exc)
         else:
             messages.success(request, _("报修已提交，工单号 %(n)s。") % {"n": order.number})
             return redirect("workorders:detail", pk=order.pk)
@@ -347,7 +328,7 @@ def desk_new(request: HttpRequest) -> HttpResponse:
                 photos=d.get("photos") or [],
             )
         except DomainError as exc:
-            _apply_error(form, exc)
+            apply_error(form, exc)
         else:
             messages.success(request, _("已代报，工单号 %(n)s。") % {"n": order.number})
             return redirect("workorders:detail", pk=order.pk)
@@ -554,9 +535,9 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             elif action == "auto_dispatch":
                 svc.auto_dispatch(**common)
         except DomainError as exc:
-            error, status = _refusal(exc), exc.status
+            error, status = refusal(exc), exc.status
             if isinstance(exc, InvalidInput):
-                _apply_error(form, exc)
+                apply_error(form, exc)
     else:
         error, status = _("请检查填写的内容。"), 422
     fresh = order
@@ -840,7 +821,7 @@ def _local(value: datetime | None) -> str:
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = request.user
     _require_oversight(user)
-    period = _period(request)
+    period = Period.from_query(request.GET)
     org_id = request.GET.get("org")
     data = reports.dashboard(
         user, period, org_id=int(org_id) if org_id and org_id.isdigit() else None
@@ -892,23 +873,3 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "tab": "dashboard",
         },
     )
-
-
-def _period(request: HttpRequest) -> reports.Period:
-    default = reports.Period.last_days(30)
-    try:
-        since = (
-            date.fromisoformat(request.GET.get("since") or "")
-            if request.GET.get("since")
-            else default.since
-        )
-        until = (
-            date.fromisoformat(request.GET.get("until") or "")
-            if request.GET.get("until")
-            else default.until
-        )
-    except ValueError:
-        return default
-    if since > until or (until - since).days > 366:
-        return default
-    return reports.Period(since, until)
