@@ -139,3 +139,19 @@ def login(sign_in: Any):
         expect(page.get_by_test_id("welcome")).to_be_visible()
 
     return do
+
+
+@pytest.fixture
+def switch_user(login: Any):
+    """``switch_user(page, username)`` signs the page's context out and in as someone else.
+
+    It leaves the page first: a request still in flight would set the old session cookie
+    again after it is cleared (every response refreshes the session's idle timer).
+    """
+
+    def do(page: Page, username: str) -> None:
+        page.goto("about:blank")
+        page.context.clear_cookies()
+        login(page, username)
+
+    return do

@@ -49,11 +49,6 @@ def png(name: str) -> dict:
     return {"name": name, "mimeType": "image/png", "buffer": buf.getvalue()}
 
 
-def switch_user(page: Page, login, username: str) -> None:
-    page.context.clear_cookies()
-    login(page, username)
-
-
 def shot(page: Page, name: str, viewport: str) -> None:
     """Artifacts for a failing run; with DAYUAN_SCREENSHOTS=1 also the docs' pictures."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -68,7 +63,7 @@ def settled(page: Page) -> None:
 
 
 def test_patrol_finding_rectified_rejected_once_then_accepted(
-    page: Page, browser, live_server, world, login, viewport
+    page: Page, switch_user, browser, live_server, world, login, viewport
 ):
     base = live_server.url
     s = world.setup
@@ -120,7 +115,7 @@ def test_patrol_finding_rectified_rejected_once_then_accepted(
     finding_url = f"{base}/inspections/findings/{finding.pk}/"
 
     # 3. the vendor's worker submits evidence with a photo
-    switch_user(page, login, "vendor_worker")
+    switch_user(page, "vendor_worker")
     page.goto(f"{base}/inspections/rectifications/")
     with page.expect_navigation():
         page.get_by_test_id(f"rect-{finding.number}").click()
@@ -131,7 +126,7 @@ def test_patrol_finding_rectified_rejected_once_then_accepted(
     expect(page.get_by_test_id("rect-status")).to_have_text("待验收")
 
     # 4. the inspector rejects it once, with a reason
-    switch_user(page, login, "a_inspector")
+    switch_user(page, "a_inspector")
     page.goto(finding_url)
     page.get_by_test_id("verify-form").locator("label", has_text="不通过").click()
     page.get_by_test_id("verify-reason").fill("通道内仍有杂物")
@@ -141,12 +136,12 @@ def test_patrol_finding_rectified_rejected_once_then_accepted(
     expect(page.get_by_test_id("verdict-1")).to_have_text("退回")
 
     # 5. the vendor resubmits; the inspector accepts
-    switch_user(page, login, "vendor_worker")
+    switch_user(page, "vendor_worker")
     page.goto(finding_url)
     page.get_by_test_id("evidence-text").fill("杂物全部清空，通道畅通")
     with page.expect_navigation():
         page.get_by_test_id("evidence-submit").click()
-    switch_user(page, login, "a_inspector")
+    switch_user(page, "a_inspector")
     page.goto(finding_url)
     page.get_by_test_id("verify-form").locator("label", has_text="通过").first.click()
     with page.expect_navigation():

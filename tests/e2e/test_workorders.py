@@ -34,17 +34,14 @@ def photo(name: str) -> dict:
     return {"name": name, "mimeType": "image/jpeg", "buffer": buf.getvalue()}
 
 
-def switch_user(page: Page, login, username: str) -> None:
-    page.context.clear_cookies()
-    login(page, username)
-
-
 def shot(page: Page, name: str, viewport: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"workorders-{name}-{viewport}.png"), full_page=True)
 
 
-def test_a_leaking_tap_is_reported_fixed_and_rated(page: Page, live_server, world, login, viewport):
+def test_a_leaking_tap_is_reported_fixed_and_rated(
+    page: Page, switch_user, live_server, world, login, viewport
+):
     base = live_server.url
     room = world.rooms["a"]
     floor, building, compound = room.parent, room.parent.parent, room.parent.parent.parent
@@ -77,7 +74,7 @@ def test_a_leaking_tap_is_reported_fixed_and_rated(page: Page, live_server, worl
     )  # the thumbnail really loads through the API's photo view
 
     # 2. the desk sees it in the list and dispatches it automatically
-    switch_user(page, login, "a_dispatcher")
+    switch_user(page, "a_dispatcher")
     page.goto(f"{base}/workorders/")
     row = page.get_by_test_id(f"row-{order.number}")
     expect(row).to_be_visible()
@@ -88,7 +85,7 @@ def test_a_leaking_tap_is_reported_fixed_and_rated(page: Page, live_server, worl
     expect(page.get_by_test_id("order-status")).to_have_text("已派单")
 
     # 3. the worker accepts, arrives and completes it from the queue (HTMX cards)
-    switch_user(page, login, "vendor_worker")
+    switch_user(page, "vendor_worker")
     page.goto(f"{base}/workorders/")
     expect(page).to_have_url(re.compile(r"/workorders/queue/$"))
     card = page.get_by_test_id(f"card-{order.number}")
@@ -110,7 +107,7 @@ def test_a_leaking_tap_is_reported_fixed_and_rated(page: Page, live_server, worl
     assert order.photos.filter(kind="completion").count() == 1
 
     # 4. the member of staff confirms and rates it
-    switch_user(page, login, "a_staff")
+    switch_user(page, "a_staff")
     page.goto(f"{base}/workorders/mine/")
     with page.expect_navigation():
         page.get_by_test_id(f"order-{order.number}").click()
@@ -129,7 +126,7 @@ def test_a_leaking_tap_is_reported_fixed_and_rated(page: Page, live_server, worl
     assert order.rating == 5 and order.rating_tags == ["响应及时"]
 
     # 5. the desk's list and dashboard show the finished order
-    switch_user(page, login, "a_dispatcher")
+    switch_user(page, "a_dispatcher")
     page.goto(f"{base}/workorders/?status=confirmed")
     expect(page.get_by_test_id(f"row-{order.number}")).to_be_visible()
     page.goto(f"{base}/workorders/dashboard/")
