@@ -9,6 +9,7 @@ import pytest
 # The demo's months of work orders are for people; tests load a small history.
 os.environ.setdefault("DAYUAN_DEMO_WORKORDERS", "300")
 os.environ.setdefault("DAYUAN_DEMO_INSPECTIONS", "60")
+os.environ.setdefault("DAYUAN_DEMO_ASSESSMENT_MONTHS", "2")
 
 from dayuan.core.testing import World, build_world
 

@@ -383,6 +383,12 @@ def main(argv: list[str] | None = None) -> int:
         help="skip bench/inspections_bench.py (findings list, dashboard and submits over "
         "200k inspection items)",
     )
+    parser.add_argument(
+        "--skip-assessment",
+        action="store_true",
+        help="skip bench/assessment_bench.py (a quarterly run for 50 vendors over 1M work "
+        "orders and 1M inspection items)",
+    )
     args = parser.parse_args(argv)
     try:
         workloads = [REGISTRY[name] for name in args.workloads.split(",") if name]
@@ -437,6 +443,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import inspections_bench
 
         report["inspections"] = inspections_bench.run_all(dbs, args.pg_admin_url, keep=args.keep)
+    if not args.skip_assessment:
+        from bench import assessment_bench
+
+        report["assessment"] = assessment_bench.run_all(dbs, args.pg_admin_url, keep=args.keep)
     report["total_seconds"] = round(time.perf_counter() - started, 1)
     out = BENCH_DIR / "results.json"
     out.write_text(json.dumps(report, ensure_ascii=False, indent=2))
@@ -451,6 +461,9 @@ def main(argv: list[str] | None = None) -> int:
         print()
     if "inspections" in report:
         print(inspections_bench.table(report["inspections"]["results"]))
+        print()
+    if "assessment" in report:
+        print(assessment_bench.table(report["assessment"]["results"]))
         print()
     _say(f"{report['total_seconds']}s in all; results in {out.relative_to(ROOT)}")
     return 1 if any(r["errors"] for r in results) else 0

@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "dayuan.workorders",
     "dayuan.inspections",
     "dayuan.supervision",
+    "dayuan.assessment",
 ]
 
 MIDDLEWARE = [
@@ -193,6 +194,8 @@ LOGIN_REDIRECT_URL = "core:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 LOGIN_LOCKOUT_FAILURES = env_int("DAYUAN_LOGIN_LOCKOUT_FAILURES", 5)
 LOGIN_LOCKOUT_MINUTES = env_int("DAYUAN_LOGIN_LOCKOUT_MINUTES", 15)
+# Days after publication in which the assessed party may appeal an assessment run.
+ASSESSMENT_APPEAL_DAYS = env_int("DAYUAN_ASSESSMENT_APPEAL_DAYS", 7)
 SESSION_IDLE_TIMEOUT = timedelta(minutes=env_int("DAYUAN_SESSION_IDLE_MINUTES", 30))
 SESSION_ABSOLUTE_TIMEOUT = timedelta(hours=env_int("DAYUAN_SESSION_ABSOLUTE_HOURS", 12))
 SESSION_COOKIE_AGE = int(SESSION_ABSOLUTE_TIMEOUT.total_seconds())

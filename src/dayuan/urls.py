@@ -17,6 +17,7 @@ urlpatterns = [
     path("workorders/", include("dayuan.workorders.urls")),
     path("inspections/", include("dayuan.inspections.urls")),
     path("supervision/", include("dayuan.supervision.urls")),
+    path("assessment/", include("dayuan.assessment.urls")),
     path("", include("dayuan.core.urls")),
 ]
 

@@ -56,6 +56,14 @@ SECTIONS = [
         "org",
         ("supervision.view_all", "supervision.issue", "supervision.handle"),
     ),
+    (
+        "assessment",
+        "assessment:home",
+        _("考核"),
+        _("合同、考核评分、付款与满意度调查"),
+        "user",
+        ("assessment.view", "assessment.score", "assessment.appeal"),
+    ),
     ("calendar", "workcalendar:year", _("日历"), _("工作日与节假日"), "calendar", "calendar.view"),
     ("audit", "audit:list", _("审计"), _("谁在何时做了什么"), "shield", "audit.view"),
 ]

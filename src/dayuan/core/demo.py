@@ -362,6 +362,16 @@ def load_demo(password: str = DEMO_PASSWORD) -> dict[str, int]:
             inspections=int(os.environ.get("DAYUAN_DEMO_INSPECTIONS", "1200")),
         )
 
+    from dayuan.assessment.demo import load_demo as load_assessment_demo
+
+    with origin("cli"):
+        load_assessment_demo(
+            admin,
+            city,
+            counties,
+            months=int(os.environ.get("DAYUAN_DEMO_ASSESSMENT_MONTHS", "12")),
+        )
+
     counts: dict[str, Any] = {
         "organizations": Organization.objects.count(),
         "locations": Location.objects.count(),

@@ -50,6 +50,12 @@ ACTIONS: dict[str, frozenset[str]] = {
     # supervision (督办)
     "supervision.view_all": frozenset({Role.MANAGER, Role.ADMIN, Role.INSPECTOR}),
     "supervision.issue": MANAGERS,
+    # contracts, assessment (考核) and surveys (考评)
+    "assessment.view": frozenset({Role.MANAGER, Role.ADMIN, Role.INSPECTOR}),
+    "assessment.manage": MANAGERS,
+    "assessment.score": frozenset({Role.MANAGER, Role.ASSESSOR}),
+    "assessment.deduct": frozenset({Role.MANAGER, Role.ADMIN, Role.INSPECTOR}),
+    "assessment.appeal": frozenset({Role.MANAGER, Role.WORKER, Role.ADMIN}),
     "supervision.handle": frozenset(
         {Role.MANAGER, Role.DISPATCHER, Role.INSPECTOR, Role.WORKER, Role.ADMIN}
     ),

@@ -8,4 +8,4 @@ class WorkordersConfig(AppConfig):
     verbose_name = _("报修与工单")
 
     def ready(self) -> None:
-        from . import events  # noqa: F401  (registers the event types)
+        from . import events, indicators  # noqa: F401  (register event types, indicators)

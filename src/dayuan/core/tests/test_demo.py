@@ -50,7 +50,8 @@ def test_it_builds_four_centres_with_compounds_buildings_floors_and_rooms():
     city = centres.get(code="city")
     for centre in centres:
         assert centre.children.filter(kind=OrgKind.DEPARTMENT).count() >= 2
-        assert centre.children.filter(kind=OrgKind.VENDOR).count() == 1
+        # Each centre's property vendor (the assessment demo adds the city's specialists).
+        assert centre.children.filter(kind=OrgKind.VENDOR, code=f"{centre.code}-property")
         locs = Location.objects.filter(org=centre)
         assert locs.filter(kind=LocationKind.COMPOUND).count() == 1
         buildings = locs.filter(kind=LocationKind.BUILDING)
@@ -82,13 +83,14 @@ def test_it_writes_rows_as_the_services_would():
             assert loc.parent.org_id == loc.org_id
     entry = AuditEntry.objects.get(action="system.demo.load")
     assert entry.source == "cli"
-    # The orgs and users are bulk-built; the standards library and the inspection history
-    # go through their audited services, so every other entry is one of theirs, from the CLI.
+    # The orgs and users are bulk-built; the standards library, the inspection history and
+    # the assessment history go through their audited services, so every other entry is
+    # one of theirs, from the CLI.
     others = AuditEntry.objects.exclude(pk=entry.pk)
     assert others.exists()
     assert set(others.values_list("source", flat=True)) == {"cli"}
     assert all(
-        a.startswith(("standards.", "workorders.", "inspections.", "supervision."))
+        a.startswith(("standards.", "workorders.", "inspections.", "supervision.", "assessment."))
         for a in others.values_list("action", flat=True)
     )
 

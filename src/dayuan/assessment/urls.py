@@ -1,0 +1,42 @@
+from django.urls import path
+
+from . import views
+
+app_name = "assessment"
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("runs/", views.run_list, name="runs"),
+    path("runs/create/", views.runs_create, name="runs_create"),
+    path("runs/<int:pk>/", views.run_detail, name="run"),
+    path("runs/<int:pk>/compute/", views.run_action, {"action": "compute"}, name="compute"),
+    path("runs/<int:pk>/submit/", views.run_action, {"action": "submit"}, name="submit"),
+    path("runs/<int:pk>/publish/", views.run_action, {"action": "publish"}, name="publish"),
+    path("runs/<int:pk>/finalise/", views.run_action, {"action": "finalise"}, name="finalise"),
+    path("runs/<int:pk>/assign/", views.run_assign, name="assign"),
+    path("runs/<int:pk>/appeal/", views.run_appeal, name="appeal"),
+    path("runs/<int:pk>/appeals/<int:appeal_id>/decide/", views.appeal_decide, name="decide"),
+    path("runs/<int:pk>/items/<slug:key>/score/", views.score, name="score"),
+    path("runs/<int:pk>/report.pdf", views.run_pdf, name="run_pdf"),
+    path("runs/<int:pk>/report.xlsx", views.run_xlsx, name="run_xlsx"),
+    path("mine/", views.mine, name="mine"),
+    path("results/", views.results, name="results"),
+    path("contracts/", views.contract_list, name="contracts"),
+    path("contracts/new/", views.contract_edit, name="contract_new"),
+    path("contracts/formula/", views.formula_test, name="formula_test"),
+    path("contracts/<int:pk>/", views.contract_detail, name="contract"),
+    path("contracts/<int:pk>/edit/", views.contract_edit, name="contract_edit"),
+    path("schemes/", views.scheme_list, name="schemes"),
+    path("schemes/new/", views.scheme_edit, name="scheme_new"),
+    path("schemes/<int:pk>/", views.scheme_detail, name="scheme"),
+    path("schemes/<int:pk>/edit/", views.scheme_edit, name="scheme_edit"),
+    path("events/", views.event_list, name="events"),
+    path("events/<int:pk>/cancel/", views.event_cancel, name="event_cancel"),
+    path("ranking/", views.ranking, name="ranking"),
+    path("benefit/", views.benefit, name="benefit"),
+    path("surveys/", views.survey_list, name="surveys"),
+    path("surveys/new/", views.survey_new, name="survey_new"),
+    path("surveys/<int:pk>/", views.survey_detail, name="survey"),
+    path("surveys/<int:pk>/results/", views.survey_results, name="survey_results"),
+    path("surveys/<int:pk>/open/", views.survey_state, {"action": "open"}, name="survey_open"),
+    path("surveys/<int:pk>/close/", views.survey_state, {"action": "close"}, name="survey_close"),
+]
