@@ -5,9 +5,11 @@ names the vendor and gives the score and the payable amount."""
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from decimal import Decimal
 from io import BytesIO
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -21,6 +23,7 @@ from dayuan.core.testing import build_world
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 PERIOD = date(2026, 10, 1)
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture
@@ -42,13 +45,14 @@ def seeded():
     return world, run
 
 
-def switch_user(page: Page, login, username: str) -> None:
-    page.context.clear_cookies()
-    login(page, username)
+def shot(page: Page, name: str) -> None:
+    """With DAYUAN_SCREENSHOTS=1, the pictures docs/guide/assessor.md and manager.md show."""
+    if os.environ.get("DAYUAN_SCREENSHOTS") == "1":
+        page.screenshot(path=str(DOCS / f"assessment-{name}.png"))
 
 
 def test_assessor_scores_manager_publishes_and_downloads_the_pdf(
-    page: Page, live_server, seeded, login, viewport
+    page: Page, live_server, seeded, login, switch_user, viewport
 ):
     base = live_server.url
     world, run = seeded
@@ -68,9 +72,11 @@ def test_assessor_scores_manager_publishes_and_downloads_the_pdf(
     expect(page.get_by_test_id(f"mine-{run.pk}")).to_contain_text("已评 22")
     score = ItemScore.objects.get(item__run=run, item__key="site")
     assert score.score == Decimal("22") and score.scorer == world.user("assessor")
+    if viewport == "phone":
+        shot(page, "mine-phone")
 
     # 2. the manager scores their item, computes, submits and publishes
-    switch_user(page, login, "a_manager")
+    switch_user(page, "a_manager")
     page.goto(f"{base}/assessment/runs/{run.pk}/")
     page.get_by_test_id("score-manager").click()
     page.get_by_test_id("score-input").fill("13")
@@ -85,6 +91,8 @@ def test_assessor_scores_manager_publishes_and_downloads_the_pdf(
     expect(page.get_by_test_id("score")).to_have_text(str(run.score))
     expect(page.get_by_test_id("payable-amount")).to_contain_text(str(run.payable))
     expect(page.get_by_test_id("working")).to_be_visible()
+    if viewport == "desktop":
+        shot(page, "run-desktop")
 
     # 3. the PDF report: the vendor, the score, the payable amount
     with page.expect_download() as info:

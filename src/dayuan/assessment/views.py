@@ -289,6 +289,9 @@ def _detail_rows(detail: Any) -> list[tuple[Any, str]]:
         return []
     rows = []
     for key, value in detail.items():
+        # the source is shown beside the rows; "no data" already fills the value column
+        if value is None or key in ("source", "no_data"):
+            continue
         if key in ("scores", "scorers") and isinstance(value, list):
             value = "、".join(
                 str(s.get("score", s)) if isinstance(s, dict) else str(s) for s in value
@@ -370,6 +373,8 @@ def _render_run(
     role = _my_role(access)
     for item in data["items"]:
         item.how = _detail_rows(item.detail)
+        registered = INDICATORS.get(item.indicator.source)
+        item.source_label = registered.label if registered else item.indicator.source
         item.can_score = (
             role is not None
             and item.sort == IndicatorSort.SCORED
