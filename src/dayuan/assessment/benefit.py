@@ -54,9 +54,9 @@ from dayuan.workorders.models import WorkOrder
 from .choices import ContractStatus, PeriodKind
 from .models import Contract
 from .queries import manager_org_ids
+from .runs import MONTHS, period_end
 
 CENT = Decimal("0.01")
-MONTHS = {PeriodKind.MONTH: 1, PeriodKind.QUARTER: 3, PeriodKind.YEAR: 12}
 MAX_PERIODS = 36
 CLOSED = (WorkOrderStatus.CONFIRMED, WorkOrderStatus.CLOSED)
 
@@ -74,7 +74,7 @@ def period_of(kind: str, day: date) -> Period:
         start = date(day.year, 1, 1)
     else:
         raise InvalidInput(_("周期无效。"), code="invalid_period_kind", field="period_kind")
-    return Period(start, _add_months(start, MONTHS[kind]) - timedelta(days=1))
+    return Period(start, period_end(kind, start))
 
 
 def periods(kind: str, anchor: date, count: int = 1) -> list[Period]:
