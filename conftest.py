@@ -81,3 +81,28 @@ def api(client):
         return ApiClient(Client(), user)
 
     return make
+
+
+@pytest.fixture(scope="module")
+def module_db(django_db_setup, django_db_blocker):
+    """A database state built once per module, rolled back when the module ends.
+
+    Loading the demo takes seconds; the demo tests share one load. The module's outer
+    transaction holds the data and each test's own ``db`` transaction nests inside it as
+    a savepoint, so a test's changes still vanish after it. Tests that need real commits
+    (threads) cannot use it.
+    """
+    from django.db import transaction
+    from django.test import override_settings
+    from huey.contrib.djhuey import HUEY
+
+    with django_db_blocker.unblock():
+        HUEY.immediate = True
+        with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+            atomic = transaction.atomic()
+            atomic.__enter__()
+            try:
+                yield
+            finally:
+                transaction.set_rollback(True)
+                atomic.__exit__(None, None, None)

@@ -32,12 +32,13 @@ from dayuan.orgs.models import Organization
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def loaded(monkeypatch):
+@pytest.fixture(scope="module")
+def loaded(module_db):
     from io import StringIO
 
-    monkeypatch.setenv("DAYUAN_DEMO_ASSESSMENT_MONTHS", "2")
-    call_command("demo", stdout=StringIO())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DAYUAN_DEMO_ASSESSMENT_MONTHS", "2")
+        call_command("demo", stdout=StringIO())
 
 
 def _user(name: str) -> User:

@@ -27,6 +27,12 @@ def _demo(*args: str) -> str:
     return out.getvalue()
 
 
+@pytest.fixture(scope="module")
+def loaded(module_db) -> str:
+    """One load for the module (seconds); returns what ``dayuan demo --if-empty`` printed."""
+    return _demo("--if-empty")
+
+
 def _counts() -> tuple[int, int, int, int, int]:
     return (
         Organization.objects.count(),
@@ -37,8 +43,7 @@ def _counts() -> tuple[int, int, int, int, int]:
     )
 
 
-def test_it_builds_four_centres_with_compounds_buildings_floors_and_rooms():
-    _demo()
+def test_it_builds_four_centres_with_compounds_buildings_floors_and_rooms(loaded):
     centres = Organization.objects.filter(kind__in=OrgKind.centres())
     assert centres.count() == 4
     assert centres.filter(kind=OrgKind.CITY, code="city", name="市机关服务中心").exists()
@@ -67,8 +72,7 @@ def test_it_builds_four_centres_with_compounds_buildings_floors_and_rooms():
         assert Organization.objects.filter(kind=kind, parent=city).count() == 1
 
 
-def test_it_writes_rows_as_the_services_would():
-    _demo()
+def test_it_writes_rows_as_the_services_would(loaded):
     for model in (Organization, Location):
         for node in model.objects.select_related("parent"):
             assert node.depth == node.path.count(".") - 1
@@ -95,8 +99,7 @@ def test_it_writes_rows_as_the_services_would():
     )
 
 
-def test_it_creates_one_login_per_role_per_centre():
-    _demo()
+def test_it_creates_one_login_per_role_per_centre(loaded):
     assert len(DEMO_LOGINS) == 25
     # The work-order history adds extra workers and requesters beside the 25 logins.
     assert User.objects.filter(username__in=[u for u, _r, _o in DEMO_LOGINS]).count() == 25
@@ -121,8 +124,7 @@ def test_it_creates_one_login_per_role_per_centre():
         assert user.phone.startswith("138") and len(user.phone) == 11
 
 
-def test_it_keeps_county_logins_inside_their_county():
-    _demo()
+def test_it_keeps_county_logins_inside_their_county(loaded):
     xihu = User.objects.get(username="xihu_manager")
     visible = {loc.org.code for loc in org_queries.locations(xihu)}
     assert visible == {"xihu"}
@@ -135,8 +137,7 @@ def test_it_keeps_county_logins_inside_their_county():
     }
 
 
-def test_it_lets_admin_sign_in_through_the_api(client):
-    _demo()
+def test_it_lets_admin_sign_in_through_the_api(loaded, client):
     resp = client.post(
         "/api/v1/auth/token",
         {"username": "admin", "password": DEMO_PASSWORD},
@@ -155,8 +156,8 @@ def test_it_lets_admin_sign_in_through_the_api(client):
     assert bad.status_code == 401
 
 
-def test_it_is_idempotent_with_if_empty_and_refuses_a_second_load_without():
-    out = _demo("--if-empty")
+def test_it_is_idempotent_with_if_empty_and_refuses_a_second_load_without(loaded):
+    out = loaded
     assert "Dayuan-demo-2026" in out
     assert "admin" in out
     before = _counts()
@@ -170,8 +171,8 @@ def test_it_is_idempotent_with_if_empty_and_refuses_a_second_load_without():
     assert _counts() == before
 
 
-def test_it_prints_every_login_with_its_role_and_organisation():
-    out = _demo()
+def test_it_prints_every_login_with_its_role_and_organisation(loaded):
+    out = loaded
     for username, _role, org_name in DEMO_LOGINS:
         line = next(line for line in out.splitlines() if line.startswith(username + " "))
         assert org_name in line

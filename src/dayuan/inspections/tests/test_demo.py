@@ -46,16 +46,15 @@ VOLUME = 40
 COUNTIES = ("dongcheng", "xihu", "nanshan")
 
 
-@pytest.fixture
-def loaded(monkeypatch):
+@pytest.fixture(scope="module")
+def loaded(module_db):
     """The core demo world with a small work-order history (the vendors' crews), then
     the inspection demo at a fixed instant."""
     from dayuan.core import demo as core_demo
 
-    real = insp_demo.load_demo
-    monkeypatch.setattr(insp_demo, "load_demo", lambda *args, **kwargs: {})
-    core_demo.load_demo()
-    monkeypatch.setattr(insp_demo, "load_demo", real)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(insp_demo, "load_demo", lambda *args, **kwargs: {})
+        core_demo.load_demo()
     admin = User.objects.get(username="admin")
     city = Organization.objects.get(code="city")
     counties = [Organization.objects.get(code=c) for c in COUNTIES]

@@ -37,15 +37,15 @@ NOW = datetime(2026, 3, 20, 10, 30, tzinfo=SH)  # a Friday; the history spans æ˜
 ORDERS = 500
 
 
-@pytest.fixture
-def loaded(monkeypatch):
-    """The core demo world (without its work-order part), then 500 orders over 2 months."""
+@pytest.fixture(scope="module")
+def loaded(module_db):
+    """The core demo world (without its work-order part), then 500 orders over 2 months;
+    loaded once for the module."""
     from dayuan.core import demo as core_demo
 
-    real = wo_demo.load_demo
-    monkeypatch.setattr(wo_demo, "load_demo", lambda *args, **kwargs: {})
-    core_demo.load_demo()
-    monkeypatch.setattr(wo_demo, "load_demo", real)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(wo_demo, "load_demo", lambda *args, **kwargs: {})
+        core_demo.load_demo()
     admin = User.objects.get(username="admin")
     city = Organization.objects.get(code="city")
     counties = [Organization.objects.get(code=c) for c in ("dongcheng", "xihu", "nanshan")]
