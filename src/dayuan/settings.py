@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "dayuan.inspections",
     "dayuan.supervision",
     "dayuan.assessment",
+    "dayuan.bookings",
 ]
 
 MIDDLEWARE = [

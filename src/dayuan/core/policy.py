@@ -56,6 +56,12 @@ ACTIONS: dict[str, frozenset[str]] = {
     "assessment.score": frozenset({Role.MANAGER, Role.ASSESSOR}),
     "assessment.deduct": frozenset({Role.MANAGER, Role.ADMIN, Role.INSPECTOR}),
     "assessment.appeal": frozenset({Role.MANAGER, Role.WORKER, Role.ADMIN}),
+    # rooms and appointment services
+    "bookings.book": ALL_ROLES,
+    "bookings.view_all": frozenset({Role.MANAGER, Role.ADMIN, Role.DISPATCHER}),
+    "bookings.approve": MANAGERS,
+    "bookings.manage": MANAGERS,
+    "bookings.serve": frozenset({Role.WORKER, Role.DISPATCHER, Role.MANAGER}),
     "supervision.handle": frozenset(
         {Role.MANAGER, Role.DISPATCHER, Role.INSPECTOR, Role.WORKER, Role.ADMIN}
     ),
