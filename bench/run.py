@@ -389,6 +389,12 @@ def main(argv: list[str] | None = None) -> int:
         help="skip bench/assessment_bench.py (a quarterly run for 50 vendors over 1M work "
         "orders and 1M inspection items)",
     )
+    parser.add_argument(
+        "--skip-bookings",
+        action="store_true",
+        help="skip bench/bookings_bench.py (booking under contention, free-room search over "
+        "500 rooms and a year of bookings)",
+    )
     args = parser.parse_args(argv)
     try:
         workloads = [REGISTRY[name] for name in args.workloads.split(",") if name]
@@ -447,6 +453,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import assessment_bench
 
         report["assessment"] = assessment_bench.run_all(dbs, args.pg_admin_url, keep=args.keep)
+    if not args.skip_bookings:
+        from bench import bookings_bench
+
+        report["bookings"] = bookings_bench.run_all(dbs, args.pg_admin_url, keep=args.keep)
     report["total_seconds"] = round(time.perf_counter() - started, 1)
     out = BENCH_DIR / "results.json"
     out.write_text(json.dumps(report, ensure_ascii=False, indent=2))
@@ -464,6 +474,9 @@ def main(argv: list[str] | None = None) -> int:
         print()
     if "assessment" in report:
         print(assessment_bench.table(report["assessment"]["results"]))
+        print()
+    if "bookings" in report:
+        print(bookings_bench.table(report["bookings"]["results"]))
         print()
     _say(f"{report['total_seconds']}s in all; results in {out.relative_to(ROOT)}")
     return 1 if any(r["errors"] for r in results) else 0

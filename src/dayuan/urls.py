@@ -18,6 +18,7 @@ urlpatterns = [
     path("inspections/", include("dayuan.inspections.urls")),
     path("supervision/", include("dayuan.supervision.urls")),
     path("assessment/", include("dayuan.assessment.urls")),
+    path("bookings/", include("dayuan.bookings.urls")),
     path("", include("dayuan.core.urls")),
 ]
 

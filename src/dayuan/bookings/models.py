@@ -61,7 +61,10 @@ class Room(VersionedModel):
     capacity = models.PositiveIntegerField(_("容纳人数"))
     equipment = models.JSONField(_("设备"), default=list, blank=True)  # Equipment values, sorted
     description = models.CharField(_("说明"), max_length=500, blank=True)
+    # Re-encoded without metadata (services.save_room); served only through views that
+    # check the room is visible, never as a public media URL.
     photo = models.ImageField(_("照片"), upload_to="bookings/rooms/", blank=True)
+    photo_thumb = models.ImageField(_("照片缩略图"), upload_to="bookings/rooms/thumbs/", blank=True)
     opens_at = models.TimeField(_("开放时间"), default="08:00")
     closes_at = models.TimeField(_("关闭时间"), default="18:00")
     open_days = models.CharField(

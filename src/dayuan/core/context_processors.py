@@ -24,6 +24,14 @@ SECTIONS = [
         "workorders.request",
     ),
     (
+        "bookings",
+        "bookings:home",
+        _("预约"),
+        _("会议室预订、会议服务与理发等服务预约"),
+        "calendar",
+        "bookings.book",
+    ),
+    (
         "inspections",
         "inspections:home",
         _("检查"),

@@ -557,24 +557,35 @@ def auto_dispatch(
         choice.team.pk if choice.team is not None else None,
         choice.assignee.pk if choice.assignee is not None else None,
     )
+    _apply_choice(order, team, assignee, actor, now, str(getattr(choice, "reason", "")))
+    return order
+
+
+def _apply_choice(
+    order: WorkOrder,
+    team: Team | None,
+    assignee: User | None,
+    actor: Any,
+    at: datetime,
+    reason: str,
+) -> None:
     before = snapshot(order, AUDIT_FIELDS)
     from_status = order.status
     _assign(order, team, assignee)
     order.status = S.DISPATCHED
-    order.dispatched_at = now
+    order.dispatched_at = at
     _save(order, before, actor, "auto_dispatch")
     _event(
         order,
         actor,
         "auto_dispatch",
         from_status,
-        now,
-        note=str(getattr(choice, "reason", ""))[:500],
+        at,
+        note=reason[:500],
         team_id=order.team_id,
         assignee_id=order.assignee_id,
     )
     _after_dispatch(order, actor)
-    return order
 
 
 # --- the worker's steps ------------------------------------------------------------------
@@ -904,6 +915,20 @@ def cancel(
     now = _now(now)
     order = _begin(actor, order_id, version, "cancel", _requester_or_dispatcher)
     reason = _text(reason, "reason", 500)
+    _cancel(order, actor, reason, now)
+    if is_dispatcher(actor, order) and not is_requester(actor, order):
+        _notify(
+            events.CANCELLED,
+            order,
+            actor,
+            [order.requester],
+            _("您的报修 %(number)s 已被取消") % {"number": order.number},
+            key="cancel-requester",
+        )
+    return order
+
+
+def _cancel(order: WorkOrder, actor: Any, reason: str, now: datetime) -> None:
     before = snapshot(order, AUDIT_FIELDS)
     from_status = order.status
     order.status = S.CANCELLED
@@ -922,16 +947,6 @@ def cancel(
         org=_worker_org(order),
         key="cancel",
     )
-    if is_dispatcher(actor, order) and not is_requester(actor, order):
-        _notify(
-            events.CANCELLED,
-            order,
-            actor,
-            [order.requester],
-            _("您的报修 %(number)s 已被取消") % {"number": order.number},
-            key="cancel-requester",
-        )
-    return order
 
 
 @audited("workorders.reopen")
@@ -1058,4 +1073,118 @@ def transfer(
         org=_worker_org(order),
         key="transfer",
     )
+    return order
+
+
+# --- orders placed by other apps (meeting services) ---------------------------------------
+
+
+def submit_for_booking(
+    *,
+    org: Any,
+    category: ServiceCategory,
+    location: Location,
+    description: str,
+    requester: Any,
+    created_by: Any,
+    anchor_at: datetime,
+    now: datetime,
+) -> WorkOrder:
+    """A service ordered with a room booking (tea, AV, layout, cleaning …).
+
+    The booking service has already decided who may order it, so no request
+    permission is checked here. Besides the ``created`` clocks, the ``before_start``
+    clocks run against ``anchor_at`` (the meeting's start: tea ready 15 minutes before
+    it). The order goes straight to the team the responsibility table names; with no
+    responsible team it stays submitted for the desk, which is told, and nothing fails.
+    Runs inside the caller's transaction (a savepoint of its own).
+    """
+    description = (description or "").strip()[:1000] or category.name
+    with transaction.atomic():
+        order = None
+        for _attempt in range(5):
+            try:
+                with transaction.atomic():  # a savepoint: a number taken meanwhile is retried
+                    order = WorkOrder.objects.create(
+                        org=org,
+                        number=_next_number(now),
+                        category=category,
+                        location=location,
+                        description=description,
+                        urgency=Urgency.NORMAL,
+                        channel=Channel.WEB,
+                        requester=requester,
+                        created_by=created_by,
+                        status=S.SUBMITTED,
+                        submitted_at=now,
+                    )
+                break
+            except IntegrityError:
+                continue
+        if order is None:
+            raise Conflict(_("工单号分配冲突，请重试。"), code="number_conflict")
+        specs = sla.specs_for(order)
+        timers = sla.start_timers(order, "created", now, specs)
+        timers += sla.start_timers(order, "before_start", anchor_at, specs)
+        _event(
+            order,
+            created_by,
+            "submit",
+            "",
+            now,
+            channel=order.channel,
+            source="booking",
+            anchor_at=anchor_at.isoformat(),
+            timers=[t.name for t in timers],
+        )
+        record(
+            "workorders.submit",
+            actor=created_by,
+            obj=order,
+            changes=diff(
+                {}, snapshot(order, ["number", "category_id", "location_id", *AUDIT_FIELDS])
+            ),
+        )
+        if not _auto_assign(order, now):
+            _notify(
+                events.SUBMITTED,
+                order,
+                created_by,
+                dispatchers_of(org),
+                _("新会议服务工单：%(number)s") % {"number": order.number},
+                key="submit",
+            )
+    return order
+
+
+def _auto_assign(order: WorkOrder, now: datetime) -> bool:
+    """Dispatch by the responsibility table as the system; False when nobody answers."""
+    from . import dispatch as chooser
+
+    choice = chooser.choose(order)
+    if choice is None or (choice.team is None and choice.assignee is None):
+        return False
+    try:
+        team, assignee = _resolve_assignment(
+            order,
+            choice.team.pk if choice.team is not None else None,
+            choice.assignee.pk if choice.assignee is not None else None,
+        )
+    except InvalidInput:  # the table names a team that cannot take it: the desk decides
+        return False
+    _apply_choice(order, team, assignee, None, now, str(getattr(choice, "reason", "")))
+    return True
+
+
+def cancel_for_booking(
+    *, actor: Any, order_id: int, reason: str, now: datetime | None = None
+) -> WorkOrder | None:
+    """Cancel a meeting-service order because its booking went away (cancelled,
+    rejected, displaced, released). The booking service checked who may; an order
+    already worked on site or finished is left as it is (None)."""
+    now = _now(now)
+    order = _lock(order_id)
+    if order.status not in TRANSITIONS["cancel"][0]:
+        return None
+    _cancel(order, actor, _text(reason, "reason", 500), now)
     return order

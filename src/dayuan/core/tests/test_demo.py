@@ -87,16 +87,15 @@ def test_it_writes_rows_as_the_services_would(loaded):
             assert loc.parent.org_id == loc.org_id
     entry = AuditEntry.objects.get(action="system.demo.load")
     assert entry.source == "cli"
-    # The orgs and users are bulk-built; the standards library, the inspection history and
-    # the assessment history go through their audited services, so every other entry is
-    # one of theirs, from the CLI.
+    # The orgs and users are bulk-built; the standards library, the inspection history,
+    # the assessment history and the bookings go through their audited services, so every
+    # other entry is one of theirs, from the CLI.
     others = AuditEntry.objects.exclude(pk=entry.pk)
     assert others.exists()
     assert set(others.values_list("source", flat=True)) == {"cli"}
-    assert all(
-        a.startswith(("standards.", "workorders.", "inspections.", "supervision.", "assessment."))
-        for a in others.values_list("action", flat=True)
-    )
+    prefixes = ("standards.", "workorders.", "inspections.", "supervision.", "assessment.")
+    prefixes += ("bookings.",)
+    assert all(a.startswith(prefixes) for a in others.values_list("action", flat=True))
 
 
 def test_it_creates_one_login_per_role_per_centre(loaded):

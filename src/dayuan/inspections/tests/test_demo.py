@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from dayuan.accounts.models import User
+from dayuan.bookings import demo as bk_demo
 from dayuan.inspections import demo as insp_demo
 from dayuan.inspections import queries
 from dayuan.inspections.choices import (
@@ -54,6 +55,7 @@ def loaded(module_db):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(insp_demo, "load_demo", lambda *args, **kwargs: {})
+        mp.setattr(bk_demo, "load_demo", lambda *args, **kwargs: {})  # not needed here
         core_demo.load_demo()
     admin = User.objects.get(username="admin")
     city = Organization.objects.get(code="city")

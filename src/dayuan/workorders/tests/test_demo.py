@@ -13,6 +13,7 @@ import pytest
 from django.db.models import Q
 
 from dayuan.accounts.models import User
+from dayuan.bookings import demo as bk_demo
 from dayuan.orgs.models import Organization
 from dayuan.standards import engine
 from dayuan.standards.models import Judgment, Standard
@@ -45,6 +46,7 @@ def loaded(module_db):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(wo_demo, "load_demo", lambda *args, **kwargs: {})
+        mp.setattr(bk_demo, "load_demo", lambda *args, **kwargs: {})  # not needed here
         core_demo.load_demo()
     admin = User.objects.get(username="admin")
     city = Organization.objects.get(code="city")
