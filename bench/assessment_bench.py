@@ -29,11 +29,8 @@ Prints a table and merges ``assessment`` into ``var/bench/results.json``.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import random
-import statistics
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -41,6 +38,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.common import (  # noqa: E402
+    dbs_of,
+    print_worker,
+    quantiles,
+    run_worker_per_db,
+    sub_bench_parser,
+)
 
 BATCH = 10_000
 FORMULA = "score >= 90.0 ? fee - deduction_money : (passed ? fee * score / 100.0 - deduction_money : fee * 0.8 - deduction_money)"  # noqa: E501
@@ -237,16 +242,6 @@ def seed_items(built: dict, pairs: list[tuple[int, int]], items: int, rng: rando
     return counts
 
 
-def _quantiles(values: list[float]) -> dict:
-    if len(values) < 2:
-        ms = round(values[0] * 1000, 1) if values else None
-        return {"p50_ms": ms, "p95_ms": ms, "p99_ms": ms}
-    cuts = statistics.quantiles(values, n=100, method="inclusive")
-    return {
-        k: round(cuts[i] * 1000, 1) for k, i in (("p50_ms", 49), ("p95_ms", 94), ("p99_ms", 98))
-    }
-
-
 def assess(built: dict, period_start: date) -> dict:
     """create_runs for the city, then compute each run; timings and rows read."""
     from django.db import connection
@@ -301,7 +296,7 @@ def assess(built: dict, period_start: date) -> dict:
         "requests": len(made),
         "seconds": round(total, 2),
         "rps": round(len(made) / total, 2) if total else 0.0,
-        **_quantiles(latencies),
+        **quantiles(latencies),
         "errors": sum(failures.values()),
         "score_range": [min(scores), max(scores)] if scores else None,
         "db": connection.vendor,
@@ -361,44 +356,37 @@ def run_all(
     keep: bool = False,
     seed: int = 2026,
 ) -> dict:
-    from bench.run import _run, _tool, scratch_database
-    from bench.standards_bench import pg_available
+    def n_orders(db: str) -> int:
+        return sqlite_orders if db == "sqlite" and sqlite_orders is not None else orders
 
-    started = time.perf_counter()
-    results = []
-    seeds = {}
-    for db in dbs:
-        if db == "postgres" and not pg_available(admin_url):
-            continue
-        n_orders = sqlite_orders if db == "sqlite" and sqlite_orders is not None else orders
-        n_items = sqlite_items if db == "sqlite" and sqlite_items is not None else items
-        _say(f"--- assessment on {db} ---")
-        with scratch_database(db, admin_url, keep, "assessment-sqlite") as env:
-            _run([*_tool("dayuan"), "migrate", "--noinput", "-v0"], env, "migrate")
-            out = _run(
-                [sys.executable, "-m", "bench.assessment_bench", "--worker", "--vendors",
-                 str(vendors), "--orders", str(n_orders), "--items", str(n_items),
-                 "--seed", str(seed)],
-                env,
-                f"seed {n_orders:,} orders + {n_items:,} items, assess {vendors} vendors on {db}",
-            )  # fmt: skip
-        facts = json.loads(out.strip().splitlines()[-1])
+    def n_items(db: str) -> int:
+        return sqlite_items if db == "sqlite" and sqlite_items is not None else items
+
+    seeds: dict = {}
+
+    def after(db: str, facts: dict) -> None:
         seeds[db] = facts["seed"]
         for r in facts["results"]:
-            r.update(
-                {"db": db, "rows": facts["seed"]["workorders"] + facts["seed"]["inspection_items"]}
-            )
-            results.append(r)
             _say(
                 f"{db}: {r['runs']} runs in {r['total_seconds']}s "
                 f"(compute p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms), seed {facts['seed']}"
             )
-    return {
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "seed": seeds,
-        "results": results,
-        "total_seconds": round(time.perf_counter() - started, 1),
-    }
+
+    return run_worker_per_db(
+        "assessment",
+        "bench.assessment_bench",
+        dbs,
+        admin_url,
+        keep,
+        lambda db: ["--vendors", str(vendors), "--orders", str(n_orders(db)), "--items",
+                    str(n_items(db)), "--seed", str(seed)],
+        lambda db: f"seed {n_orders(db):,} orders + {n_items(db):,} items, assess {vendors} "
+        f"vendors on {db}",
+        rows=lambda facts: facts["seed"]["workorders"] + facts["seed"]["inspection_items"],
+        after=after,
+        extra={"seed": seeds},
+        log=_say,
+    )  # fmt: skip
 
 
 def table(results: list[dict]) -> str:
@@ -410,8 +398,7 @@ def table(results: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     from bench.run import merge_into_results, sub_bench_options
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser = sub_bench_parser(__doc__)
     parser.add_argument("--vendors", type=int, default=50)
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--items", type=int, default=1_000_000)
@@ -424,12 +411,9 @@ def main(argv: list[str] | None = None) -> int:
     sub_bench_options(parser)
     args = parser.parse_args(argv)
     if args.worker:
-        facts = worker(args.vendors, args.orders, args.items, args.seed)
-        print(json.dumps(facts, ensure_ascii=False, default=str))
-        return 0
-    dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+        return print_worker(worker(args.vendors, args.orders, args.items, args.seed))
     report = run_all(
-        dbs,
+        dbs_of(args.db),
         args.pg_admin_url,
         vendors=args.vendors,
         orders=args.orders,

@@ -35,7 +35,6 @@ Prints the table of ``bench/run.py`` and merges ``bookings`` into
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
@@ -49,6 +48,16 @@ from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.common import (  # noqa: E402
+    dbs_of,
+    finish,
+    measure,
+    print_worker,
+    quantiles,
+    run_worker_per_db,
+    sub_bench_parser,
+)
 
 BATCH = 5000
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -212,15 +221,6 @@ def seed(n_rooms: int, per_day: int, rng: random.Random) -> dict:
     }
 
 
-def _quantiles(values: list[float]) -> dict:
-    if len(values) < 2:
-        return {"p50_ms": None, "p95_ms": None, "p99_ms": None}
-    cuts = statistics.quantiles(values, n=100, method="inclusive")
-    return {
-        k: round(cuts[i] * 1000, 1) for k, i in (("p50_ms", 49), ("p95_ms", 94), ("p99_ms", 98))
-    }
-
-
 def _client(user):
     from django.test import Client
 
@@ -306,33 +306,13 @@ def contention(world, rooms: list, threads: int, attempts: int, seed_value: int)
         "requests": n,
         "seconds": round(elapsed, 2),
         "rps": round(n / elapsed, 1) if elapsed else 0.0,
-        **_quantiles(latencies),
+        **quantiles(latencies),
         "errors": sum(errors.values()) + overlaps,
         "successes": outcomes.get("success", 0),
         "refused_room_taken": outcomes.get("room_taken", 0),
         "active_bookings": len(active),
         "overlaps": overlaps,
         "error_kinds": errors,
-    }
-
-
-def _measure(name: str, endpoint: str, fn, n: int) -> dict:
-    latencies, errors = [], 0
-    started = time.perf_counter()
-    for i in range(n):
-        t0 = time.perf_counter()
-        ok = fn(i)
-        latencies.append(time.perf_counter() - t0)
-        errors += 0 if ok else 1
-    elapsed = time.perf_counter() - started
-    return {
-        "workload": name,
-        "endpoint": endpoint,
-        "requests": n,
-        "seconds": round(elapsed, 2),
-        "rps": round(n / elapsed, 1),
-        **_quantiles(latencies),
-        "errors": errors,
     }
 
 
@@ -370,8 +350,8 @@ def worker(
 
     search(0)  # warm caches (org ids, the working calendar) once
     results = [
-        _measure(f"free-room search ({facts['seed']['rooms']} rooms, a year)",
-                 "GET /api/v1/rooms/free", search, searches),
+        measure(f"free-room search ({facts['seed']['rooms']} rooms, a year)",
+                "GET /api/v1/rooms/free", search, searches),
         contention(world, contended, threads, attempts, seed_value),
     ]  # fmt: skip
     results[0]["rooms_found_mean"] = round(statistics.mean(found), 1) if found else 0
@@ -394,39 +374,28 @@ def run_all(
     keep: bool = False,
     seed: int = 2026,
 ) -> dict:
-    from bench.run import _run, _tool, scratch_database
-    from bench.standards_bench import pg_available
-
-    started = time.perf_counter()
-    results = []
-    for db in dbs:
-        if db == "postgres" and not pg_available(admin_url):
-            continue
-        _say(f"--- bookings on {db} ---")
-        with scratch_database(db, admin_url, keep, "bookings-sqlite") as env:
-            _run([*_tool("dayuan"), "migrate", "--noinput", "-v0"], env, "migrate")
-            out = _run(
-                [sys.executable, "-m", "bench.bookings_bench", "--worker", "--rooms", str(rooms),
-                 "--per-day", str(per_day), "--threads", str(threads), "--attempts",
-                 str(attempts), "--searches", str(searches), "--seed", str(seed)],
-                env,
-                f"seed {rooms} rooms with a year of bookings and measure on {db}",
-            )  # fmt: skip
-        facts = json.loads(out.strip().splitlines()[-1])
+    def after(db: str, facts: dict) -> None:
         for r in facts["results"]:
-            r.update({"db": db, "rows": facts["seed"]["bookings"]})
-            results.append(r)
             if "overlaps" in r:
                 _say(
                     f"{db}: {r['successes']} booked, {r['refused_room_taken']} refused "
                     f"(room_taken), overlaps {r['overlaps']}, errors {r['error_kinds'] or 0}"
                 )
         _say(f"{db}: seeded {facts['seed']}")
-    return {
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "results": results,
-        "total_seconds": round(time.perf_counter() - started, 1),
-    }
+
+    return run_worker_per_db(
+        "bookings",
+        "bench.bookings_bench",
+        dbs,
+        admin_url,
+        keep,
+        lambda db: ["--rooms", str(rooms), "--per-day", str(per_day), "--threads",
+                    str(threads), "--attempts", str(attempts), "--searches", str(searches),
+                    "--seed", str(seed)],
+        lambda db: f"seed {rooms} rooms with a year of bookings and measure on {db}",
+        rows=lambda facts: facts["seed"]["bookings"],
+        after=after,
+    )  # fmt: skip
 
 
 def table(results: list[dict]) -> str:
@@ -436,10 +405,9 @@ def table(results: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.run import merge_into_results, sub_bench_options
+    from bench.run import sub_bench_options
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser = sub_bench_parser(__doc__)
     parser.add_argument("--rooms", type=int, default=500)
     parser.add_argument("--per-day", type=int, default=2, help="bookings per room per day")
     parser.add_argument("--threads", type=int, default=16, help="contending threads")
@@ -448,14 +416,11 @@ def main(argv: list[str] | None = None) -> int:
     sub_bench_options(parser)
     args = parser.parse_args(argv)
     if args.worker:
-        facts = worker(
-            args.rooms, args.per_day, args.threads, args.attempts, args.searches, args.seed
+        return print_worker(
+            worker(args.rooms, args.per_day, args.threads, args.attempts, args.searches, args.seed)
         )
-        print(json.dumps(facts, ensure_ascii=False, default=str))
-        return 0
-    dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     report = run_all(
-        dbs,
+        dbs_of(args.db),
         args.pg_admin_url,
         rooms=args.rooms,
         per_day=args.per_day,
@@ -465,11 +430,7 @@ def main(argv: list[str] | None = None) -> int:
         keep=args.keep,
         seed=args.seed,
     )
-    out = merge_into_results("bookings", report)
-    print()
-    print(table(report["results"]))
-    print()
-    _say(f"bookings bench: {report['total_seconds']}s; results in {out.relative_to(ROOT)}")
+    finish("bookings", report, table(report["results"]), "bookings")
     return 1 if any(r["errors"] for r in report["results"]) else 0
 
 

@@ -27,11 +27,8 @@ Prints the table of ``bench/run.py`` and merges ``inspections`` into
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import random
-import statistics
 import sys
 import time
 import uuid
@@ -40,6 +37,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.common import (  # noqa: E402
+    dbs_of,
+    finish,
+    measure,
+    print_worker,
+    run_worker_per_db,
+    sub_bench_parser,
+)
 
 BATCH = 5000
 
@@ -166,33 +172,6 @@ def seed(items: int, findings: int, tasks: int, rng: random.Random) -> dict:
     }
 
 
-def _quantiles(values: list[float]) -> dict:
-    cuts = statistics.quantiles(values, n=100, method="inclusive")
-    return {
-        k: round(cuts[i] * 1000, 1) for k, i in (("p50_ms", 49), ("p95_ms", 94), ("p99_ms", 98))
-    }
-
-
-def _measure(name: str, endpoint: str, fn, n: int) -> dict:
-    latencies, errors = [], 0
-    started = time.perf_counter()
-    for i in range(n):
-        t0 = time.perf_counter()
-        ok = fn(i)
-        latencies.append(time.perf_counter() - t0)
-        errors += 0 if ok else 1
-    elapsed = time.perf_counter() - started
-    return {
-        "workload": name,
-        "endpoint": endpoint,
-        "requests": n,
-        "seconds": round(elapsed, 2),
-        "rps": round(n / elapsed, 1),
-        **_quantiles(latencies),
-        "errors": errors,
-    }
-
-
 def worker(items: int, findings: int, tasks: int, requests: int, seed_value: int) -> dict:
     import django
 
@@ -247,11 +226,11 @@ def worker(items: int, findings: int, tasks: int, requests: int, seed_value: int
     list_findings(0)
     dashboard(0)  # warm caches (effective rules, org ids) once each
     facts["results"] = [
-        _measure("findings list", "GET /api/v1/findings?…&page=N", list_findings, requests),
-        _measure("dashboard (year)", "GET /api/v1/inspections/dashboard", dashboard,
-                 max(5, requests // 10)),
-        _measure("start + submit", "POST /api/v1/inspections + /submit", submit,
-                 max(10, requests // 4)),
+        measure("findings list", "GET /api/v1/findings?…&page=N", list_findings, requests),
+        measure("dashboard (year)", "GET /api/v1/inspections/dashboard", dashboard,
+                max(5, requests // 10)),
+        measure("start + submit", "POST /api/v1/inspections + /submit", submit,
+                max(10, requests // 4)),
     ]  # fmt: skip
     return facts
 
@@ -270,34 +249,18 @@ def run_all(
     keep: bool = False,
     seed: int = 2026,
 ) -> dict:
-    from bench.run import _run, _tool, scratch_database
-    from bench.standards_bench import pg_available
-
-    started = time.perf_counter()
-    results = []
-    for db in dbs:
-        if db == "postgres" and not pg_available(admin_url):
-            continue
-        _say(f"--- inspections on {db} ---")
-        with scratch_database(db, admin_url, keep, "inspections-sqlite") as env:
-            _run([*_tool("dayuan"), "migrate", "--noinput", "-v0"], env, "migrate")
-            out = _run(
-                [sys.executable, "-m", "bench.inspections_bench", "--worker", "--items",
-                 str(items), "--findings", str(findings), "--tasks", str(tasks),
-                 "--requests", str(requests), "--seed", str(seed)],
-                env,
-                f"seed {items:,} inspection items and measure on {db}",
-            )  # fmt: skip
-        facts = json.loads(out.strip().splitlines()[-1])
-        for r in facts["results"]:
-            r.update({"db": db, "rows": facts["seed"]["items"]})
-            results.append(r)
-        _say(f"{db}: seeded {facts['seed']} ")
-    return {
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "results": results,
-        "total_seconds": round(time.perf_counter() - started, 1),
-    }
+    return run_worker_per_db(
+        "inspections",
+        "bench.inspections_bench",
+        dbs,
+        admin_url,
+        keep,
+        lambda db: ["--items", str(items), "--findings", str(findings), "--tasks", str(tasks),
+                    "--requests", str(requests), "--seed", str(seed)],
+        lambda db: f"seed {items:,} inspection items and measure on {db}",
+        rows=lambda facts: facts["seed"]["items"],
+        after=lambda db, facts: _say(f"{db}: seeded {facts['seed']} "),
+    )  # fmt: skip
 
 
 def table(results: list[dict]) -> str:
@@ -307,10 +270,9 @@ def table(results: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.run import merge_into_results, sub_bench_options
+    from bench.run import sub_bench_options
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser = sub_bench_parser(__doc__)
     parser.add_argument("--items", type=int, default=200_000)
     parser.add_argument("--findings", type=int, default=20_000)
     parser.add_argument("--tasks", type=int, default=2_000)
@@ -318,12 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     sub_bench_options(parser)
     args = parser.parse_args(argv)
     if args.worker:
-        facts = worker(args.items, args.findings, args.tasks, args.requests, args.seed)
-        print(json.dumps(facts, ensure_ascii=False, default=str))
-        return 0
-    dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+        return print_worker(worker(args.items, args.findings, args.tasks, args.requests, args.seed))
     report = run_all(
-        dbs,
+        dbs_of(args.db),
         args.pg_admin_url,
         items=args.items,
         findings=args.findings,
@@ -332,11 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         keep=args.keep,
         seed=args.seed,
     )
-    out = merge_into_results("inspections", report)
-    print()
-    print(table(report["results"]))
-    print()
-    _say(f"inspections bench: {report['total_seconds']}s; results in {out.relative_to(ROOT)}")
+    finish("inspections", report, table(report["results"]), "inspections")
     return 1 if any(r["errors"] for r in report["results"]) else 0
 
 

@@ -26,7 +26,6 @@ import platform
 import secrets
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -40,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
+from bench.common import dbs_of, quantiles  # noqa: E402
 from bench.workloads import REGISTRY, Context, Workload  # noqa: E402
 
 BENCH_DIR = ROOT / "var" / "bench"
@@ -57,7 +57,7 @@ def _say(message: str) -> None:
 
 
 def sub_bench_options(parser: argparse.ArgumentParser) -> None:
-    """The options every sub-bench (standards, work orders, inspections) ends with."""
+    """The options every sub-bench ends with (after ``bench.common.sub_bench_parser``'s)."""
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument(
         "--pg-admin-url",
@@ -286,20 +286,13 @@ async def load(
         elapsed = time.perf_counter() - measure_from
     n_errors = sum(errors.values())
     requests = len(latencies) + n_errors
-    cuts = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else []
-
-    def ms(index: int) -> float | None:
-        return round(cuts[index] * 1000, 1) if cuts else None
-
     return {
         "workload": workload.name,
         "endpoint": workload.endpoint,
         "requests": requests,
         "seconds": round(elapsed, 2),
         "rps": round(requests / elapsed, 1) if elapsed > 0 else 0.0,
-        "p50_ms": ms(49),
-        "p95_ms": ms(94),
-        "p99_ms": ms(98),
+        **quantiles(latencies),
         "errors": n_errors,
         "error_kinds": errors,
     }
@@ -400,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         workloads = [REGISTRY[name] for name in args.workloads.split(",") if name]
     except KeyError as exc:
         parser.error(f"unknown workload {exc}; known: {', '.join(REGISTRY)}")
-    dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    dbs = dbs_of(args.db)
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
 
     started = time.perf_counter()

@@ -28,9 +28,6 @@ Prints a table like ``bench/run.py`` does and writes ``standards`` into
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import json
 import os
 import random
 import statistics
@@ -41,6 +38,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.common import dbs_of, finish, print_worker, run_worker_per_db, sub_bench_parser  # noqa: E402
 
 RECORD_TYPE = "bench.kitchen_log"
 N_RULES = 20
@@ -469,23 +468,6 @@ def table(results: list[dict]) -> str:
     return "\n".join([line(head), "  ".join("-" * w for w in widths), *map(line, body)])
 
 
-def pg_available(admin_url: str) -> bool:
-    try:
-        import psycopg
-
-        with psycopg.connect(admin_url, connect_timeout=3):
-            return True
-    except Exception as exc:  # any failure means: skip PostgreSQL
-        _say(f"PostgreSQL not available ({type(exc).__name__}); skipping it")
-        return False
-
-
-def standards_database(db: str, admin_url: str, keep: bool) -> contextlib.AbstractContextManager:
-    from bench.run import scratch_database
-
-    return scratch_database(db, admin_url, keep, "standards-sqlite")
-
-
 def run_all(
     dbs: list[str],
     admin_url: str,
@@ -495,32 +477,8 @@ def run_all(
     keep: bool = False,
 ) -> dict:
     """Run the standards bench on each database; returns what goes into results.json."""
-    from bench.run import _run, _tool
 
-    started = time.perf_counter()
-    results = []
-    for db in dbs:
-        if db == "postgres" and not pg_available(admin_url):
-            continue
-        _say(f"--- standards on {db} ---")
-        with standards_database(db, admin_url, keep) as env:
-            _run([*_tool("dayuan"), "migrate", "--noinput", "-v0"], env, "migrate")
-            out = _run(
-                [
-                    sys.executable,
-                    "-m",
-                    "bench.standards_bench",
-                    "--worker",
-                    "--rows",
-                    str(rows),
-                    "--seconds",
-                    str(seconds),
-                ],
-                env,
-                f"standards bench on {db} ({rows} judgments)",
-            )
-        facts = json.loads(out.strip().splitlines()[-1])
-        results.append(facts)
+    def after(db: str, facts: dict) -> None:
         ev = facts["evaluation"]["judge_prepared"]
         _say(
             f"{db}: insert {facts['insert_rows_per_s']:,} rows/s; "
@@ -528,33 +486,34 @@ def run_all(
             f"({ev['records_per_s']:,} records/s); reports "
             + ", ".join(f"{r['median_ms']} ms" for r in facts["reports"])
         )
-    return {
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "rows": rows,
-        "results": results,
-        "total_seconds": round(time.perf_counter() - started, 1),
-    }
+
+    return run_worker_per_db(
+        "standards",
+        "bench.standards_bench",
+        dbs,
+        admin_url,
+        keep,
+        lambda db: ["--rows", str(rows), "--seconds", str(seconds)],
+        lambda db: f"standards bench on {db} ({rows} judgments)",
+        after=after,
+        extra={"rows": rows},
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.run import merge_into_results, sub_bench_options
+    from bench.run import sub_bench_options
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser = sub_bench_parser(__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=3.0, help="per evaluation mode")
     sub_bench_options(parser)
     args = parser.parse_args(argv)
     if args.worker:
-        print(json.dumps(worker(args.rows, args.seconds, args.seed), ensure_ascii=False))
-        return 0
-    dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
-    report = run_all(dbs, args.pg_admin_url, rows=args.rows, seconds=args.seconds, keep=args.keep)
-    out = merge_into_results("standards", report)
-    print()
-    print(table(report["results"]))
-    print()
-    _say(f"standards bench: {report['total_seconds']}s; results in {out.relative_to(ROOT)}")
+        return print_worker(worker(args.rows, args.seconds, args.seed))
+    report = run_all(
+        dbs_of(args.db), args.pg_admin_url, rows=args.rows, seconds=args.seconds, keep=args.keep
+    )
+    finish("standards", report, table(report["results"]), "standards")
     return 0
 
 

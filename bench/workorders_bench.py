@@ -37,10 +37,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import random
-import statistics
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -48,6 +46,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.common import (  # noqa: E402
+    dbs_of,
+    finish,
+    print_worker,
+    quantiles,
+    run_worker_per_db,
+    sub_bench_parser,
+)
 
 MONTHS = 6
 EXTRA_ROOMS = 500
@@ -379,16 +386,6 @@ def worker(orders: int, seed: int) -> dict:
 # --- the load -------------------------------------------------------------------------
 
 
-def _quantiles(values: list[float]) -> dict:
-    if len(values) < 2:
-        one = round(values[0] * 1000, 1) if values else None
-        return {"p50_ms": one, "p95_ms": one, "p99_ms": one}
-    cuts = statistics.quantiles(values, n=100, method="inclusive")
-    return {
-        k: round(cuts[i] * 1000, 1) for k, i in (("p50_ms", 49), ("p95_ms", 94), ("p99_ms", 98))
-    }
-
-
 async def flows(base_url: str, tokens: dict, ids: dict, duration: float, concurrency: int) -> dict:
     """``concurrency`` clients each running the whole flow in a loop."""
     import httpx
@@ -456,7 +453,7 @@ async def flows(base_url: str, tokens: dict, ids: dict, duration: float, concurr
         "seconds": round(elapsed, 2),
         "flows_per_s": round(done / elapsed, 2),
         "requests_per_s": round(sum(len(v) for v in steps.values()) / elapsed, 1),
-        "steps": {s: {"n": len(v), **_quantiles(v)} for s, v in steps.items()},
+        "steps": {s: {"n": len(v), **quantiles(v)} for s, v in steps.items()},
         "errors": sum(errors.values()),
         "error_kinds": errors,
     }
@@ -497,7 +494,7 @@ async def reads(
         "workload": name,
         "requests": len(latencies) + sum(errors.values()),
         "rps": round(len(latencies) / elapsed, 1),
-        **_quantiles(latencies),
+        **quantiles(latencies),
         "errors": sum(errors.values()),
         "error_kinds": errors,
     }
@@ -546,12 +543,6 @@ def load(base_url: str, facts: dict, duration: float, concurrency: int) -> dict:
 # --- the driver -----------------------------------------------------------------------
 
 
-def workorders_database(db: str, admin_url: str, keep: bool) -> contextlib.AbstractContextManager:
-    from bench.run import scratch_database
-
-    return scratch_database(db, admin_url, keep, "workorders-sqlite")
-
-
 def run_all(
     dbs: list[str],
     admin_url: str,
@@ -564,37 +555,25 @@ def run_all(
     keep: bool = False,
     seed: int = 2026,
 ) -> dict:
-    from bench.run import BENCH_DIR, _run, _tool, server
-    from bench.standards_bench import pg_available
+    from bench.run import BENCH_DIR, server
 
-    started = time.perf_counter()
-    results = []
-    for db in dbs:
-        if db == "postgres" and not pg_available(admin_url):
-            continue
-        orders = pg_orders if db == "postgres" else sqlite_orders
-        _say(f"--- work orders on {db} ---")
-        with workorders_database(db, admin_url, keep) as env:
-            _run([*_tool("dayuan"), "migrate", "--noinput", "-v0"], env, "migrate")
-            out = _run(
-                [sys.executable, "-m", "bench.workorders_bench", "--worker", "--orders",
-                 str(orders), "--seed", str(seed)],
-                env,
-                f"seed {orders:,} work orders on {db}",
-            )  # fmt: skip
-            facts = json.loads(out.strip().splitlines()[-1])
-            s = facts["seed"]
-            _say(
-                f"{db}: inserted {s['orders']:,} orders + {s['timers']:,} clocks in "
-                f"{s['insert_seconds']} s ({s['rows_per_s']:,} rows/s), analyze "
-                f"{s['analyze_seconds']} s; queries per request {facts['queries']}"
-            )
-            log = BENCH_DIR / f"gunicorn-workorders-{db}.log"
-            with server(env, workers, log) as base_url:
-                facts["load"] = load(base_url, facts, duration, concurrency)
+    def orders(db: str) -> int:
+        return pg_orders if db == "postgres" else sqlite_orders
+
+    def within(db: str, env: dict[str, str], facts: dict) -> None:
+        s = facts["seed"]
+        _say(
+            f"{db}: inserted {s['orders']:,} orders + {s['timers']:,} clocks in "
+            f"{s['insert_seconds']} s ({s['rows_per_s']:,} rows/s), analyze "
+            f"{s['analyze_seconds']} s; queries per request {facts['queries']}"
+        )
+        log = BENCH_DIR / f"gunicorn-workorders-{db}.log"
+        with server(env, workers, log) as base_url:
+            facts["load"] = load(base_url, facts, duration, concurrency)
+
+    def after(db: str, facts: dict) -> None:
         facts.pop("session", None)
         facts["concurrency"] = concurrency
-        results.append(facts)
         flow = facts["load"]["flow"]
         _say(
             f"{db}: {flow['flows_per_s']} flows/s ({flow['flows']} flows, "
@@ -604,11 +583,19 @@ def run_all(
                 for r in facts["load"]["reads"]
             )
         )
-    return {
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "results": results,
-        "total_seconds": round(time.perf_counter() - started, 1),
-    }
+
+    return run_worker_per_db(
+        "workorders",
+        "bench.workorders_bench",
+        dbs,
+        admin_url,
+        keep,
+        lambda db: ["--orders", str(orders(db)), "--seed", str(seed)],
+        lambda db: f"seed {orders(db):,} work orders on {db}",
+        heading="work orders",
+        within=within,
+        after=after,
+    )
 
 
 def table(results: list[dict]) -> str:
@@ -651,10 +638,9 @@ def table(results: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.run import merge_into_results, sub_bench_options
+    from bench.run import sub_bench_options
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser = sub_bench_parser(__doc__)
     parser.add_argument("--pg-orders", type=int, default=1_000_000)
     parser.add_argument("--sqlite-orders", type=int, default=200_000)
     parser.add_argument("--orders", type=int, default=0, help=argparse.SUPPRESS)
@@ -664,11 +650,9 @@ def main(argv: list[str] | None = None) -> int:
     sub_bench_options(parser)
     args = parser.parse_args(argv)
     if args.worker:
-        print(json.dumps(worker(args.orders, args.seed), ensure_ascii=False, default=str))
-        return 0
-    dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+        return print_worker(worker(args.orders, args.seed))
     report = run_all(
-        dbs,
+        dbs_of(args.db),
         args.pg_admin_url,
         pg_orders=args.pg_orders,
         sqlite_orders=args.sqlite_orders,
@@ -678,11 +662,7 @@ def main(argv: list[str] | None = None) -> int:
         keep=args.keep,
         seed=args.seed,
     )
-    out = merge_into_results("workorders", report)
-    print()
-    print(table(report["results"]))
-    print()
-    _say(f"work-order bench: {report['total_seconds']}s; results in {out.relative_to(ROOT)}")
+    finish("workorders", report, table(report["results"]), "work-order")
     return 1 if any(r["load"]["flow"]["errors"] for r in report["results"]) else 0
 
 

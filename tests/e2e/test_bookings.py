@@ -9,6 +9,7 @@ runs in this process, so patching ``timezone.now`` moves its clock too."""
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +26,16 @@ from dayuan.core.testing import build_world
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "e2e"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# The pictures the guides show (refreshed with DAYUAN_SCREENSHOTS=1).
+DOC_SHOTS = {
+    ("form", "phone"),
+    ("detail", "phone"),
+    ("checked-in", "phone"),
+    ("slots", "phone"),
+    ("day", "desktop"),
+    ("stats", "desktop"),
+}
 DESKTOP = {"viewport": {"width": 1440, "height": 900}}
 TUESDAY = (MONDAY + timedelta(days=1)).date().isoformat()
 
@@ -54,6 +65,8 @@ def world(clock):
 def shot(page: Page, name: str, viewport: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"bookings-{name}-{viewport}.png"), full_page=True)
+    if os.environ.get("DAYUAN_SCREENSHOTS") == "1" and (name, viewport) in DOC_SHOTS:
+        page.screenshot(path=str(DOCS / f"bookings-{name}-{viewport}.png"))
 
 
 def test_book_a_room_with_tea_check_in_by_qr_and_the_manager_sees_it(
@@ -201,12 +214,18 @@ def test_manager_adds_a_room_photo_and_pauses_a_barber_slot(
     page.goto(f"{base}/bookings/?date={TUESDAY}&start=10:00&end=11:00&attendees=10")
     thumb = page.get_by_test_id(f"room-thumb-{s.room_a.pk}")
     expect(thumb).to_be_visible()
-    assert thumb.evaluate("img => img.complete && img.naturalWidth") > 0
+    # the image arrives after the page: wait until it has decoded, not just been laid out
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle()
+    )
     shot(page, "search-photo", viewport)
     page.goto(f"{base}/bookings/rooms/{s.room_a.pk}/")
     photo = page.get_by_test_id("room-photo")
     expect(photo).to_be_visible()
-    assert photo.evaluate("img => img.complete && img.naturalWidth") == 640
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=photo.element_handle()
+    )
+    assert photo.evaluate("img => img.naturalWidth") == 640
 
     # the manager pauses Tuesday 10:00 from the day list; staff can no longer book it
     switch_user(page, "a_manager")

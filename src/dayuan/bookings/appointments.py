@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 
 from dayuan.accounts.models import User
 from dayuan.audit.log import audited, diff, record, snapshot
@@ -68,7 +68,7 @@ SERVE_EARLY = timedelta(minutes=30)
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 _LABELS = {
-    "code": gettext_lazy("代码"),
+    "code": pgettext_lazy("booking", "代码"),
     "name": gettext_lazy("名称"),
     "description": gettext_lazy("说明"),
     "note": gettext_lazy("备注"),
@@ -533,13 +533,21 @@ def book_slot(
     earliest, latest = booking_window(service, now)
     if slot.start_at < earliest:
         raise Conflict(
-            _("须至少提前 %(n)s 分钟预约。") % {"n": service.min_lead_minutes},
+            ngettext(
+                "须至少提前 %(n)s 分钟预约。",
+                "须至少提前 %(n)s 分钟预约。",
+                service.min_lead_minutes,
+            )
+            % {"n": service.min_lead_minutes},
             code="too_late_to_book",
             min_lead_minutes=service.min_lead_minutes,
         )
     if slot.start_at >= latest:
         raise Conflict(
-            _("最多可提前 %(n)s 天预约。") % {"n": service.book_ahead_days},
+            ngettext(
+                "最多可提前 %(n)s 天预约。", "最多可提前 %(n)s 天预约。", service.book_ahead_days
+            )
+            % {"n": service.book_ahead_days},
             code="too_early_to_book",
             book_ahead_days=service.book_ahead_days,
         )
@@ -555,7 +563,12 @@ def book_slot(
     open_count = mine.filter(slot__end_at__gt=now).count()
     if open_count >= service.per_person_open_limit:
         raise Conflict(
-            _("每人最多同时保留 %(n)s 个未完成的预约。") % {"n": service.per_person_open_limit},
+            ngettext(
+                "每人最多同时保留 %(n)s 个未完成的预约。",
+                "每人最多同时保留 %(n)s 个未完成的预约。",
+                service.per_person_open_limit,
+            )
+            % {"n": service.per_person_open_limit},
             code="per_person_limit",
             limit=service.per_person_open_limit,
         )
@@ -665,7 +678,12 @@ def cancel_appointment(
     limit = start - timedelta(minutes=appointment.service.cancel_before_minutes)
     if not manager and now > limit:
         raise Conflict(
-            _("须在开始前 %(n)s 分钟以前取消。") % {"n": appointment.service.cancel_before_minutes},
+            ngettext(
+                "须在开始前 %(n)s 分钟以前取消。",
+                "须在开始前 %(n)s 分钟以前取消。",
+                appointment.service.cancel_before_minutes,
+            )
+            % {"n": appointment.service.cancel_before_minutes},
             code="cancel_window_closed",
             cancel_before_minutes=appointment.service.cancel_before_minutes,
         )

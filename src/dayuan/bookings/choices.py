@@ -1,5 +1,6 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class ResourceClass(models.TextChoices):
@@ -32,14 +33,14 @@ class MeetingType(models.TextChoices):
     STUDY = "study", _("学习会")
     TRAINING = "training", _("培训")
     RECEPTION = "reception", _("接待座谈")
-    VIDEO = "video", _("视频会议")
+    VIDEO = "video", pgettext_lazy("meeting type", "视频会议")
     OTHER = "other", _("其他")
 
 
 class Priority(models.TextChoices):
     """重要优先、紧急优先: a manager may displace a lower-priority booking."""
 
-    NORMAL = "normal", _("一般")
+    NORMAL = "normal", pgettext_lazy("priority", "一般")
     IMPORTANT = "important", _("重要")
     URGENT = "urgent", _("紧急")
 
@@ -51,7 +52,7 @@ class BookingStatus(models.TextChoices):
     PENDING = "pending", _("待审批")
     CONFIRMED = "confirmed", _("已确认")
     CHECKED_IN = "checked_in", _("已签到")
-    COMPLETED = "completed", _("已结束")
+    COMPLETED = "completed", pgettext_lazy("booking", "已结束")
     CANCELLED = "cancelled", _("已取消")
     REJECTED = "rejected", _("未通过")
     RELEASED = "released", _("未签到已释放")

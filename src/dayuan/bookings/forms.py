@@ -10,6 +10,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .choices import Equipment, MeetingType, OpenDays, Priority, ResourceClass, ServiceKind
 
@@ -43,8 +44,8 @@ class SearchForm(_RangeMixin, forms.Form):
     """找会议室: when, how many, with what, where."""
 
     date = forms.DateField(label=_("日期"), widget=DATE)
-    start = forms.TimeField(label=_("开始"), widget=TIME)
-    end = forms.TimeField(label=_("结束"), widget=TIME)
+    start = forms.TimeField(label=pgettext_lazy("booking", "开始"), widget=TIME)
+    end = forms.TimeField(label=pgettext_lazy("booking", "结束"), widget=TIME)
     attendees = forms.IntegerField(label=_("参会人数"), min_value=1, required=False)
     equipment = forms.MultipleChoiceField(
         label=_("所需设备"),
@@ -81,7 +82,7 @@ class BookingForm(_RangeMixin, forms.Form):
 
     client_key = forms.CharField(max_length=64, widget=forms.HiddenInput)
     date = forms.DateField(label=_("日期"), widget=DATE)
-    start = forms.TimeField(label=_("开始时间"), widget=TIME)
+    start = forms.TimeField(label=pgettext_lazy("booking", "开始时间"), widget=TIME)
     end = forms.TimeField(label=_("结束时间"), widget=TIME)
     title = forms.CharField(label=_("会议名称"), max_length=200)
     attendees = forms.IntegerField(label=_("参会人数"), min_value=1)
@@ -270,7 +271,9 @@ class ServiceForm(forms.Form):
     org = forms.TypedChoiceField(label=_("所属单位"), coerce=int)
     location = forms.TypedChoiceField(label=_("地点"), coerce=int)
     code = forms.CharField(
-        label=_("代码"), max_length=40, help_text=_("字母、数字、下划线或连字符，如 barber。")
+        label=pgettext_lazy("booking", "代码"),
+        max_length=40,
+        help_text=_("字母、数字、下划线或连字符，如 barber。"),
     )
     name = forms.CharField(label=_("名称"), max_length=100)
     description = forms.CharField(label=_("说明"), max_length=500, required=False)
@@ -280,7 +283,9 @@ class ServiceForm(forms.Form):
     seats_per_slot = forms.IntegerField(
         label=_("每时段名额"), min_value=1, max_value=100, initial=1
     )
-    opens_at = forms.TimeField(label=_("开始时间"), widget=TIME, initial="08:30")
+    opens_at = forms.TimeField(
+        label=pgettext_lazy("booking", "开始时间"), widget=TIME, initial="08:30"
+    )
     closes_at = forms.TimeField(label=_("结束时间"), widget=TIME, initial="17:30")
     breaks = forms.CharField(
         label=_("休息时段"),

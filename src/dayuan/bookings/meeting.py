@@ -20,6 +20,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from dayuan.audit.log import audited, record
 from dayuan.core import policy
@@ -144,7 +145,7 @@ def _description(booking: Booking, kind: str, note: str) -> str:
         "start": start.strftime("%H:%M"),
         "end": end.strftime("%H:%M"),
     }
-    text += _("，%(n)s 人") % {"n": booking.attendees}
+    text += ngettext("，%(n)s 人", "，%(n)s 人", booking.attendees) % {"n": booking.attendees}
     if note:
         text += _("；要求：%(note)s") % {"note": note}
     return text

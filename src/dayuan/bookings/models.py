@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from dayuan.core.models import TimestampedModel, VersionedModel
 
@@ -159,7 +160,7 @@ class Booking(VersionedModel):
     priority = models.CharField(
         _("优先级"), max_length=10, choices=Priority.choices, default=Priority.NORMAL
     )
-    start_at = models.DateTimeField(_("开始时间"))
+    start_at = models.DateTimeField(pgettext_lazy("booking", "开始时间"))
     end_at = models.DateTimeField(_("结束时间"))
     status = models.CharField(
         _("状态"), max_length=12, choices=BookingStatus.choices, default=BookingStatus.CONFIRMED
@@ -304,7 +305,8 @@ class AppointmentService(VersionedModel):
     location = models.ForeignKey(
         "orgs.Location", verbose_name=_("地点"), on_delete=models.PROTECT, related_name="+"
     )
-    code = models.SlugField(_("代码"), max_length=40)  # barber, car_wash, clinic
+    # barber, car_wash, clinic
+    code = models.SlugField(pgettext_lazy("booking", "代码"), max_length=40)
     name = models.CharField(_("名称"), max_length=100)
     description = models.CharField(_("说明"), max_length=500, blank=True)
     slot_minutes = models.PositiveSmallIntegerField(_("时段长度（分钟）"), default=30)

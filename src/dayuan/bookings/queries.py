@@ -159,6 +159,14 @@ def _in_subtree(qs: QuerySet, field_name: str, model: Any, pk: int) -> QuerySet:
     return qs.none() if ids is None else qs.filter(**{f"{field_name}__in": ids})
 
 
+def _short_org_name(name: str) -> str:
+    """东城区机关服务中心 → 东城区: chart labels name the place, not the institution."""
+    for suffix in ("机关服务中心", "机关事务管理局", "服务中心"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
 def _local_day(day: date) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time.min, tzinfo=SHANGHAI)
     return start, datetime.combine(day + timedelta(days=1), time.min, tzinfo=SHANGHAI)
@@ -785,6 +793,11 @@ def stats(
         g["no_show_rate"] = _ratio(g["released"], g["released"] + g["attended"])
         return g
 
+    if len({r["org_id"] for r in room_rows}) > 1:
+        # Buildings of several centres share names (会议中心): say whose each one is.
+        for r in room_rows:
+            g = groups["building"][r["building_id"]]
+            g["name"] = f"{_short_org_name(r['org__name'])}·{r['building__name'] or ''}"
     by_building = sorted((finish(g) for g in groups["building"].values()), key=lambda g: g["name"])
     by_org = sorted((finish(g) for g in groups["org"].values()), key=lambda g: g["name"])
     totals = finish({k: sum(g[k] for g in by_org) for k in COUNTED})

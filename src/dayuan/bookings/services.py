@@ -26,6 +26,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from dayuan.audit.log import audited, diff, record, snapshot
 from dayuan.core import policy
@@ -254,7 +255,14 @@ def notify(
         actor=actor if getattr(actor, "pk", None) else None,
         recipients=users,
         title=title,
-        body=body or f"{booking.number} {booking.title}（{booking.room.name} {_span(booking)}）",
+        body=body
+        or _("%(number)s %(title)s（%(room)s %(span)s）")
+        % {
+            "number": booking.number,
+            "title": booking.title,
+            "room": booking.room.name,
+            "span": _span(booking),
+        },
         link=_link(booking),
         object=booking,
         dedupe_key=f"booking:{booking.pk}:{key}",
@@ -917,7 +925,7 @@ def end_meeting(*, actor: Any, booking_id: int, now: datetime | None = None) -> 
     booking = _lock_booking(actor, booking_id)
     if not _booker_or_manager(actor, booking):
         raise PermissionDenied(action="bookings.manage")
-    _require_status(booking, [S.CHECKED_IN, S.CONFIRMED], _("结束"))
+    _require_status(booking, [S.CHECKED_IN, S.CONFIRMED], pgettext("booking", "结束"))
     if booking.start_at > now:
         raise Conflict(_("会议尚未开始。"), code="not_started")
     return finish(booking, actor=actor, now=now, ended_at=now)

@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from dayuan.core import policy
@@ -59,17 +59,17 @@ CHECKLISTS = {
     "meeting.after": gettext_lazy("会后检查（遗留物品）"),
 }
 EVENT_LABELS = {
-    "book": gettext_lazy("预订"),
-    "approve": gettext_lazy("批准"),
-    "reject": gettext_lazy("未通过"),
-    "cancel": gettext_lazy("取消"),
-    "displace": gettext_lazy("被调整"),
-    "check_in": gettext_lazy("签到"),
-    "checkin": gettext_lazy("签到"),
-    "end": gettext_lazy("结束会议"),
-    "complete": gettext_lazy("会议结束"),
-    "release": gettext_lazy("未签到释放"),
-    "services": gettext_lazy("追加会议服务"),
+    "book": pgettext_lazy("booking event", "预订"),
+    "approve": pgettext_lazy("booking event", "批准"),
+    "reject": pgettext_lazy("booking event", "未通过"),
+    "cancel": pgettext_lazy("booking event", "取消"),
+    "displace": pgettext_lazy("booking event", "被调整"),
+    "check_in": pgettext_lazy("booking event", "签到"),
+    "checkin": pgettext_lazy("booking event", "签到"),
+    "end": pgettext_lazy("booking event", "结束会议"),
+    "complete": pgettext_lazy("booking event", "会议结束"),
+    "release": pgettext_lazy("booking event", "未签到释放"),
+    "services": pgettext_lazy("booking event", "追加会议服务"),
 }
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from . import policy
 
@@ -26,7 +27,7 @@ SECTIONS = [
     (
         "bookings",
         "bookings:home",
-        _("预约"),
+        pgettext_lazy("section", "预约"),
         _("会议室预订、会议服务与理发等服务预约"),
         "calendar",
         "bookings.book",

@@ -23,7 +23,7 @@ def _entries(po: str) -> list[dict[str, str | bool]]:
         entry: dict[str, str | bool] = {"fuzzy": any("fuzzy" in line for line in flags)}
         key = None
         for line in lines:
-            m = re.match(r'^(msgid|msgid_plural|msgstr(?:\[\d\])?) (".*")$', line)
+            m = re.match(r'^(msgctxt|msgid|msgid_plural|msgstr(?:\[\d\])?) (".*")$', line)
             if m:
                 key = m.group(1)
                 entry[key] = ast.literal_eval(m.group(2))
@@ -49,7 +49,11 @@ def test_the_compiled_catalogue_matches_the_po_file():
     for entry in _entries((LOCALE / "django.po").read_text(encoding="utf-8")):
         if "msgid_plural" in entry:
             continue
-        assert catalogue.gettext(str(entry["msgid"])) == entry["msgstr"], entry["msgid"]
+        if "msgctxt" in entry:
+            found = catalogue.pgettext(str(entry["msgctxt"]), str(entry["msgid"]))
+        else:
+            found = catalogue.gettext(str(entry["msgid"]))
+        assert found == entry["msgstr"], entry["msgid"]
 
 
 @pytest.mark.django_db

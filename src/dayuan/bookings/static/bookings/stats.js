@@ -13,7 +13,7 @@
     return {
       tooltip: { trigger: "axis", valueFormatter: function (v) { return v == null ? "—" : v + "%"; } },
       legend: { bottom: 0 },
-      grid: { left: 44, right: 12, top: 16, bottom: 56 },
+      grid: { left: 44, right: 12, top: 16, bottom: 36, containLabel: true },
       xAxis: { type: "category", data: names, axisLabel: { interval: 0, rotate: names.length > 3 ? 30 : 0 } },
       yAxis: { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value}%" } },
       series: series

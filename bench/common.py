@@ -1,0 +1,158 @@
+"""What the sub-benches (standards, work orders, inspections, assessment, bookings) share.
+
+The worker side (inside Django): ``quantiles`` and ``measure``. The driver side:
+``run_worker_per_db`` (a scratch database per database, ``dayuan migrate``, the bench's
+module as a ``--worker`` subprocess, its last line of JSON) and the command line
+(``sub_bench_parser`` … ``sub_bench_options`` from ``bench/run.py``, ``dbs_of``,
+``print_worker``, ``finish``). Nothing here imports Django or httpx at import time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def say(message: str) -> None:
+    print(f"[bench] {message}", flush=True)
+
+
+# --- the worker (inside Django) -------------------------------------------------------
+
+
+def quantiles(values: list[float]) -> dict:
+    """p50/p95/p99 in milliseconds; one value stands for all three, none gives ``None``."""
+    if len(values) < 2:
+        one = round(values[0] * 1000, 1) if values else None
+        return {"p50_ms": one, "p95_ms": one, "p99_ms": one}
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return {
+        k: round(cuts[i] * 1000, 1) for k, i in (("p50_ms", 49), ("p95_ms", 94), ("p99_ms", 98))
+    }
+
+
+def measure(name: str, endpoint: str, fn: Callable[[int], bool], n: int) -> dict:
+    """``fn(0)`` … ``fn(n - 1)`` one after the other; a false answer counts as an error."""
+    latencies, errors = [], 0
+    started = time.perf_counter()
+    for i in range(n):
+        t0 = time.perf_counter()
+        ok = fn(i)
+        latencies.append(time.perf_counter() - t0)
+        errors += 0 if ok else 1
+    elapsed = time.perf_counter() - started
+    return {
+        "workload": name,
+        "endpoint": endpoint,
+        "requests": n,
+        "seconds": round(elapsed, 2),
+        "rps": round(n / elapsed, 1),
+        **quantiles(latencies),
+        "errors": errors,
+    }
+
+
+# --- the driver -----------------------------------------------------------------------
+
+
+def pg_available(admin_url: str) -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(admin_url, connect_timeout=3):
+            return True
+    except Exception as exc:  # any failure means: skip PostgreSQL
+        say(f"PostgreSQL not available ({type(exc).__name__}); skipping it")
+        return False
+
+
+def run_worker_per_db(
+    name: str,
+    module: str,
+    dbs: list[str],
+    admin_url: str,
+    keep: bool,
+    worker_args: Callable[[str], list[str]],
+    label: Callable[[str], str],
+    *,
+    heading: str | None = None,
+    rows: Callable[[dict], int] | None = None,
+    within: Callable[[str, dict[str, str], dict], None] | None = None,
+    after: Callable[[str, dict], None] | None = None,
+    extra: dict | None = None,
+    log: Callable[[str], None] = say,
+) -> dict:
+    """For each database (PostgreSQL only when ``admin_url`` answers): a scratch database
+    (SQLite in ``var/bench/<name>-sqlite``), ``dayuan migrate``, then ``python -m <module>
+    --worker <worker_args(db)>`` and the facts on the last line it prints.
+
+    With ``rows``, each of ``facts["results"]`` is tagged with the db and ``rows(facts)``
+    and goes into the report's results; without, the facts themselves do. ``within(db,
+    env, facts)`` runs while the database still exists (a server against it), ``after(db,
+    facts)`` once it is gone (the per-database summary). Returns what goes into
+    results.json: ``generated_at``, the ``extra`` keys, ``results``, ``total_seconds``."""
+    from bench.run import _run, _tool, scratch_database
+
+    started = time.perf_counter()
+    results: list[dict] = []
+    for db in dbs:
+        if db == "postgres" and not pg_available(admin_url):
+            continue
+        log(f"--- {heading or name} on {db} ---")
+        with scratch_database(db, admin_url, keep, f"{name}-sqlite") as env:
+            _run([*_tool("dayuan"), "migrate", "--noinput", "-v0"], env, "migrate")
+            out = _run([sys.executable, "-m", module, "--worker", *worker_args(db)], env, label(db))
+            facts = json.loads(out.strip().splitlines()[-1])
+            if within is not None:
+                within(db, env, facts)
+        if rows is None:
+            results.append(facts)
+        else:
+            for r in facts["results"]:
+                r.update({"db": db, "rows": rows(facts)})
+                results.append(r)
+        if after is not None:
+            after(db, facts)
+    return {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **(extra or {}),
+        "results": results,
+        "total_seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def sub_bench_parser(doc: str) -> argparse.ArgumentParser:
+    """The parser a sub-bench starts with (its own options, then ``sub_bench_options``)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    return parser
+
+
+def dbs_of(choice: str) -> list[str]:
+    return ["sqlite", "postgres"] if choice == "both" else [choice]
+
+
+def print_worker(facts: dict) -> int:
+    """The worker's answer: one line of JSON, the last it prints."""
+    print(json.dumps(facts, ensure_ascii=False, default=str))
+    return 0
+
+
+def finish(key: str, report: dict, table: str, what: str) -> Path:
+    """Merge ``report`` under ``key`` into results.json, print the table and the total."""
+    from bench.run import merge_into_results
+
+    out = merge_into_results(key, report)
+    print()
+    print(table)
+    print()
+    say(f"{what} bench: {report['total_seconds']}s; results in {out.relative_to(ROOT)}")
+    return out
