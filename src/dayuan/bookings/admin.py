@@ -3,6 +3,8 @@ services (scoped, audited, with the overlap and seat rules), so the admin is rea
 
 from django.contrib import admin
 
+from dayuan.core.admin import ReadOnlyAdmin, ReadOnlyInline
+
 from .models import (
     Appointment,
     AppointmentService,
@@ -12,28 +14,6 @@ from .models import (
     Provider,
     Room,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Room)

@@ -13,11 +13,10 @@ No ``from __future__ import annotations`` here: paginated endpoints' query param
 (dates, literals) are resolved by Ninja outside this module's namespace.
 """
 
-import mimetypes
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
@@ -26,6 +25,7 @@ from pydantic import Field
 
 from dayuan.core.api import ErrorOut, Page
 from dayuan.core.errors import InvalidInput, NotFound
+from dayuan.core.files import private_file
 
 from . import appointments, ical, meeting, queries, services
 from .choices import Equipment, MeetingType, OpenDays, Priority, ResourceClass, ServiceKind
@@ -801,15 +801,7 @@ def room_photo(request: HttpRequest, room_id: int):
     r = queries.room(request.auth, room_id)
     if not r.photo:
         raise NotFound()
-    try:
-        handle = r.photo.storage.open(r.photo.name, "rb")
-    except (FileNotFoundError, ValueError) as exc:
-        raise NotFound() from exc
-    content_type = mimetypes.guess_type(r.photo.name)[0] or "application/octet-stream"
-    response = FileResponse(handle, content_type=content_type)
-    response["Cache-Control"] = "private, max-age=3600"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return private_file(r.photo)
 
 
 @router.get("/rooms/{int:room_id}/qr.svg", response={200: None, 404: ErrorOut})

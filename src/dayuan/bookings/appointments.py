@@ -30,6 +30,7 @@ from dayuan.core import policy
 from dayuan.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleVersion
 from dayuan.core.numbers import next_number
 from dayuan.core.scope import org_in_scope
+from dayuan.core.text import clean_text
 from dayuan.notifications.services import emit
 from dayuan.orgs.models import Location, Organization
 from dayuan.workcalendar.calendar import current_table
@@ -81,21 +82,8 @@ def _now(now: datetime | None) -> datetime:
 
 
 def _text(value: Any, field: str, max_length: int, *, required: bool = True) -> str:
-    value = str(value or "").strip()
-    if required and not value:
-        raise InvalidInput(
-            _("请填写%(field)s。") % {"field": _LABELS.get(field, field)},
-            code="required",
-            field=field,
-        )
-    if len(value) > max_length:
-        raise InvalidInput(
-            _("%(field)s不能超过 %(n)s 个字符。")
-            % {"field": _LABELS.get(field, field), "n": max_length},
-            code="too_long",
-            field=field,
-        )
-    return value
+    label = _LABELS.get(field, field)
+    return clean_text(str(value or ""), field, label, max_length, required=required)
 
 
 def _local(dt: datetime) -> datetime:

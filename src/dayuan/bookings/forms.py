@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from .choices import Equipment, MeetingType, OpenDays, Priority, ResourceClass, ServiceKind
+from .models import ROOM_SETTINGS
 
 # The services a booker may order with a meeting (cleaning is ordered after it ends).
 ORDERABLE = [k for k in ServiceKind if k != ServiceKind.CLEANING]
@@ -217,23 +218,7 @@ class RoomForm(forms.Form):
     )
     remove_photo = forms.BooleanField(label=_("删除现有照片"), required=False)
 
-    FIELDS = (
-        "org",
-        "location",
-        "name",
-        "resource_class",
-        "capacity",
-        "equipment",
-        "description",
-        "opens_at",
-        "closes_at",
-        "open_days",
-        "shared",
-        "requires_approval",
-        "checkin_required",
-        "checkin_grace_minutes",
-        "is_active",
-    )
+    FIELDS = ("org", "location", *ROOM_SETTINGS)
 
     def __init__(
         self,

@@ -33,7 +33,8 @@ from dayuan.workorders.choices import Status as WorkOrderStatus
 from dayuan.workorders.models import ServiceCategory, TeamMember
 
 from .choices import ACTIVE_BOOKING, BookingStatus, ServiceKind
-from .models import Booking, BookingEvent, MeetingCheck, MeetingService
+from .models import Booking, MeetingCheck, MeetingService
+from .services import booking_event
 
 MAX_NOTE = 300
 CHECKLISTS = ("meeting.in_meeting", "meeting.after")
@@ -248,15 +249,7 @@ def add_services(
         raise Conflict(_("会议已开始，不能再预订服务。"), code="already_started")
     services = order_services(booking, items, actor=actor, now=now)
     numbers = {s.kind: s.workorder.number if s.workorder else None for s in services}
-    BookingEvent.objects.create(
-        booking=booking,
-        action="services",
-        actor=actor,
-        at=now,
-        from_status=booking.status,
-        to_status=booking.status,
-        details={"services": numbers},
-    )
+    booking_event(booking, actor, "services", now, booking.status, services=numbers)
     record("bookings.add_services", actor=actor, obj=booking, changes={"services": [None, numbers]})
     return services
 
@@ -312,14 +305,7 @@ def order_cleaning(booking: Booking, *, now: datetime) -> MeetingService | None:
                     service.save(update_fields=["workorder", "updated_at"])
         except IntegrityError:  # another run got there first
             return None
-        BookingEvent.objects.create(
-            booking=booking,
-            action="cleaning",
-            at=now,
-            from_status=booking.status,
-            to_status=booking.status,
-            details={"workorder": order.number},
-        )
+        booking_event(booking, None, "cleaning", now, booking.status, workorder=order.number)
     return service
 
 
@@ -391,15 +377,8 @@ def start_check(
         now=now,
     )
     MeetingCheck.objects.create(booking=booking, checklist=checklist, inspection=inspection)
-    BookingEvent.objects.create(
-        booking=booking,
-        action="check",
-        actor=actor,
-        at=now,
-        from_status=booking.status,
-        to_status=booking.status,
-        details={"checklist": checklist, "inspection": inspection.number},
-    )
+    details = {"checklist": checklist, "inspection": inspection.number}
+    booking_event(booking, actor, "check", now, booking.status, **details)
     record(
         "bookings.start_check",
         actor=actor,

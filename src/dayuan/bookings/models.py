@@ -100,6 +100,25 @@ class Room(VersionedModel):
         return self.name
 
 
+# what a manager sets on a room besides its org and place: the room form's fields and the
+# audited ones
+ROOM_SETTINGS = (
+    "name",
+    "resource_class",
+    "capacity",
+    "equipment",
+    "description",
+    "opens_at",
+    "closes_at",
+    "open_days",
+    "shared",
+    "requires_approval",
+    "checkin_required",
+    "checkin_grace_minutes",
+    "is_active",
+)
+
+
 class BookingSeries(TimestampedModel):
     """A recurring booking (RRULE, RFC 5545): its occurrences are ordinary bookings;
     the ones that conflicted are listed in ``conflicts`` as they were refused."""

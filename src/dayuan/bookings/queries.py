@@ -201,12 +201,8 @@ def booking_visibility(user: Any) -> Q:
 
 
 def service_visibility(user: Any) -> Q:
-    if not _active(user):
-        return Q(pk__in=[])
-    cond = Q(shared=True)
-    if ids := book_org_ids(user):
-        cond |= Q(org_id__in=ids)
-    return Q(is_active=True) & cond
+    """Appointment services are seen as rooms are: active, and shared or the user's."""
+    return room_visibility(user)
 
 
 def appointment_visibility(user: Any) -> Q:

@@ -40,6 +40,7 @@ from dayuan.core.errors import (
     StaleVersion,
 )
 from dayuan.core.numbers import next_number
+from dayuan.core.text import clean_text
 from dayuan.notifications.services import emit
 from dayuan.orgs.choices import LocationKind
 from dayuan.orgs.models import Location, Organization
@@ -60,7 +61,7 @@ from .choices import (
     Priority,
     ResourceClass,
 )
-from .models import Booking, BookingEvent, BookingSeries, Room, new_token
+from .models import ROOM_SETTINGS, Booking, BookingEvent, BookingSeries, Room, new_token
 
 S = BookingStatus
 
@@ -76,25 +77,7 @@ AUDIT_FIELDS = [
     "displaced_by_id",
     "version",
 ]
-ROOM_FIELDS = [
-    "org_id",
-    "location_id",
-    "building_id",
-    "name",
-    "resource_class",
-    "capacity",
-    "equipment",
-    "description",
-    "opens_at",
-    "closes_at",
-    "open_days",
-    "shared",
-    "requires_approval",
-    "checkin_required",
-    "checkin_grace_minutes",
-    "is_active",
-    "version",
-]
+ROOM_FIELDS = ["org_id", "location_id", "building_id", *ROOM_SETTINGS, "version"]
 CHECKIN_EARLY = timedelta(minutes=15)  # the door's QR code works from 15 minutes before
 EMERGENCY_PAST = timedelta(hours=2)  # 先用后登记: registered up to 2 hours after the start
 MAX_OCCURRENCES = 52
@@ -105,21 +88,6 @@ OCCURRENCE_CODES = {"booking_in_past", "outside_opening_hours"}
 
 def _now(now: datetime | None) -> datetime:
     return now or timezone.now()
-
-
-def _text(
-    value: str | None, field: str, label: Any, max_length: int, *, required: bool = False
-) -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise InvalidInput(_("请填写%(field)s。") % {"field": label}, code="required", field=field)
-    if len(value) > max_length:
-        raise InvalidInput(
-            _("%(field)s不能超过 %(n)s 个字符。") % {"field": label, "n": max_length},
-            code="too_long",
-            field=field,
-        )
-    return value
 
 
 def _check_version(obj: Any, version: int | None) -> None:
@@ -197,6 +165,30 @@ def _lock_booking(actor: Any, booking_id: int) -> Booking:
     )
     if booking is None or not booking_visible(actor, booking):
         raise NotFound(_("预订不存在或无权访问。"))
+    return booking
+
+
+def _lock_managed_room(actor: Any, room_id: int) -> Room:
+    """Lock a room the actor manages; 403 when they only see it, 404 when they don't."""
+    room = (
+        Room.objects.select_for_update(of=("self",))
+        .select_related("org")
+        .filter(pk=room_id)
+        .first()
+    )
+    if room is None or not policy.can(actor, "bookings.manage", room.org):
+        if room is not None and room_visible(actor, room):
+            raise PermissionDenied(action="bookings.manage")
+        raise NotFound(_("会议室不存在或无权访问。"))
+    return room
+
+
+def _lock_pending(actor: Any, booking_id: int, version: int | None) -> Booking:
+    """Lock a pending booking for a manager of the room's org to decide on."""
+    booking = _lock_booking(actor, booking_id)
+    policy.require(actor, "bookings.approve", booking.org)
+    _check_version(booking, version)
+    _require_status(booking, [S.PENDING], _("审批"))
     return booking
 
 
@@ -476,7 +468,7 @@ def book_room(
     now = _now(now)
     room = _room(actor, room_id)
     policy.require(actor, "bookings.book")
-    client_key = _text(client_key, "client_key", "client_key", 64) or None
+    client_key = clean_text(client_key, "client_key", "client_key", 64, required=False) or None
     if client_key and (existing := _same_key(actor, client_key)) is not None:
         return existing
     if (
@@ -498,11 +490,13 @@ def book_room(
     if priority not in Priority.values:
         raise InvalidInput(_("优先级无效。"), code="invalid_priority", field="priority")
     unit = _organizer_unit(actor, organizer_unit_id)
-    title = _text(title, "title", _("会议名称"), 200, required=True)
-    contact_name = _text(contact_name, "contact_name", _("联系人"), 50)
-    contact_phone = _text(contact_phone, "contact_phone", _("联系电话"), 20)
-    note = _text(note, "note", _("备注"), 500)
-    displace_reason = _text(displace_reason, "displace_reason", _("调整原因"), 500)
+    title = clean_text(title, "title", _("会议名称"), 200)
+    contact_name = clean_text(contact_name, "contact_name", _("联系人"), 50, required=False)
+    contact_phone = clean_text(contact_phone, "contact_phone", _("联系电话"), 20, required=False)
+    note = clean_text(note, "note", _("备注"), 500, required=False)
+    displace_reason = clean_text(
+        displace_reason, "displace_reason", _("调整原因"), 500, required=False
+    )
 
     rs = engine.booking_rules(room.org, room.resource_class, at=now)
     violations = engine.check_booking(
@@ -744,11 +738,8 @@ def approve(
 ) -> Booking:
     """A manager of the room's org confirms a pending booking."""
     now = _now(now)
-    booking = _lock_booking(actor, booking_id)
-    policy.require(actor, "bookings.approve", booking.org)
-    _check_version(booking, version)
-    _require_status(booking, [S.PENDING], _("审批"))
-    note = _text(note, "note", _("审批意见"), 500)
+    booking = _lock_pending(actor, booking_id, version)
+    note = clean_text(note, "note", _("审批意见"), 500, required=False)
     before = snapshot(booking, AUDIT_FIELDS)
     booking.status = S.CONFIRMED
     booking.decided_by, booking.decided_at, booking.decision_note = actor, now, note
@@ -777,11 +768,8 @@ def reject(
     """A manager of the room's org turns a pending booking down; the time is free again
     and its services are called off."""
     now = _now(now)
-    booking = _lock_booking(actor, booking_id)
-    policy.require(actor, "bookings.approve", booking.org)
-    _check_version(booking, version)
-    _require_status(booking, [S.PENDING], _("审批"))
-    reason = _text(reason, "reason", _("原因"), 500, required=True)
+    booking = _lock_pending(actor, booking_id, version)
+    reason = clean_text(reason, "reason", _("原因"), 500)
     before = snapshot(booking, AUDIT_FIELDS)
     booking.status, booking.active = S.REJECTED, False
     booking.decided_by, booking.decided_at, booking.decision_note = actor, now, reason
@@ -818,7 +806,7 @@ def cancel(
     _require_status(booking, [S.PENDING, S.CONFIRMED], _("取消"))
     if booking.start_at <= now:
         raise Conflict(_("会议已开始，不能取消。"), code="already_started")
-    reason = _text(reason, "reason", _("原因"), 500)
+    reason = clean_text(reason, "reason", _("原因"), 500, required=False)
     before = snapshot(booking, AUDIT_FIELDS)
     from_status = booking.status
     booking.status, booking.active = S.CANCELLED, False
@@ -1134,16 +1122,7 @@ def save_room(
                 _("请填写位置、名称和容纳人数。"), code="required", field="location_id"
             )
     else:
-        room = (
-            Room.objects.select_for_update(of=("self",))
-            .select_related("org")
-            .filter(pk=room_id)
-            .first()
-        )
-        if room is None or not policy.can(actor, "bookings.manage", room.org):
-            if room is not None and room_visible(actor, room):
-                raise PermissionDenied(action="bookings.manage")
-            raise NotFound(_("会议室不存在或无权访问。"))
+        room = _lock_managed_room(actor, room_id)
         _check_version(room, version)
         before = snapshot(room, ROOM_FIELDS)
         room.version += 1
@@ -1159,7 +1138,7 @@ def save_room(
             )
         room.location, room.building = location, _building_of(location)
     if name is not None:
-        room.name = _text(name, "name", _("名称"), 100, required=True)
+        room.name = clean_text(name, "name", _("名称"), 100)
     if resource_class is not None:
         if resource_class not in ResourceClass.values:
             raise InvalidInput(
@@ -1176,7 +1155,7 @@ def save_room(
             raise InvalidInput(_("设备类型无效。"), code="invalid_equipment", field="equipment")
         room.equipment = wanted
     if description is not None:
-        room.description = _text(description, "description", _("说明"), 500)
+        room.description = clean_text(description, "description", _("说明"), 500, required=False)
     if opens_at is not None:
         room.opens_at = _time(opens_at, "opens_at")
     if closes_at is not None:
@@ -1242,16 +1221,7 @@ def _drop_photo_files(room: Room) -> None:
 def rotate_checkin_token(*, actor: Any, room_id: int) -> Room:
     """A new QR code for the door (the old one leaked or was photographed); the old
     token stops working at once."""
-    room = (
-        Room.objects.select_for_update(of=("self",))
-        .select_related("org")
-        .filter(pk=room_id)
-        .first()
-    )
-    if room is None or not policy.can(actor, "bookings.manage", room.org):
-        if room is not None and room_visible(actor, room):
-            raise PermissionDenied(action="bookings.manage")
-        raise NotFound(_("会议室不存在或无权访问。"))
+    room = _lock_managed_room(actor, room_id)
     room.checkin_token = new_token()
     room.version += 1
     room.save(update_fields=["checkin_token", "version", "updated_at"])

@@ -10,7 +10,6 @@ Thin: reads go through ``queries`` (and ``ical``/``qr``), every write through
 
 from __future__ import annotations
 
-import mimetypes
 import uuid
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -30,6 +29,7 @@ from django.views.decorators.http import require_POST
 
 from dayuan.core import policy
 from dayuan.core.errors import Conflict, DomainError, NotFound
+from dayuan.core.files import private_file
 from dayuan.core.pages import apply_error, refusal
 from dayuan.orgs import queries as org_queries
 
@@ -508,17 +508,22 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _act(request: HttpRequest, pk: int, done: str, call: Any) -> HttpResponse:
-    """Run one service call on a visible booking; the refusal becomes a message."""
-    booking = _booking(request.user, pk)
+def _attempt(request: HttpRequest, done: str, call: Any) -> None:
+    """Run one service call: ``done`` or the refusal becomes a message, NotFound a 404."""
     try:
-        call(booking)
+        call()
     except DomainError as exc:
         if isinstance(exc, NotFound):
             raise Http404 from exc
         messages.error(request, refusal(exc))
     else:
         messages.success(request, done)
+
+
+def _act(request: HttpRequest, pk: int, done: str, call: Any) -> HttpResponse:
+    """Run one service call on a visible booking; the refusal becomes a message."""
+    booking = _booking(request.user, pk)
+    _attempt(request, done, lambda: call(booking))
     return _back(request, reverse("bookings:detail", args=[booking.pk]))
 
 
@@ -781,6 +786,19 @@ def _room_form(request: HttpRequest, room: Any = None) -> RoomForm:
     )
 
 
+def _save(form: Any, existing: Any, save: Any, **kwargs: Any) -> Any:
+    """Save a manager's form (a new object when ``existing`` is None) with the version
+    it was shown at; the refusal goes onto the form and None comes back. An object gone
+    meanwhile is a 404."""
+    try:
+        return save(version=form.cleaned_data.get("version") if existing else None, **kwargs)
+    except DomainError as exc:
+        if isinstance(exc, NotFound) and existing is not None:
+            raise Http404 from exc
+        apply_error(form, exc)
+        return None
+
+
 @login_required
 def room_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     user = request.user
@@ -788,18 +806,15 @@ def room_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     room = _managed_room(user, pk) if pk is not None else None
     form = _room_form(request, room)
     if request.method == "POST" and form.is_valid():
-        try:
-            saved = _services().save_room(
-                actor=user,
-                room_id=room.pk if room else None,
-                version=form.cleaned_data.get("version") if room else None,
-                **form.room_fields(),
-            )
-        except DomainError as exc:
-            if isinstance(exc, NotFound) and room is not None:
-                raise Http404 from exc
-            apply_error(form, exc)
-        else:
+        saved = _save(
+            form,
+            room,
+            _services().save_room,
+            actor=user,
+            room_id=room.pk if room else None,
+            **form.room_fields(),
+        )
+        if saved is not None:
             messages.success(request, _("会议室已保存。"))
             return redirect("bookings:room_qr", pk=saved.pk)
     return _render(
@@ -829,15 +844,7 @@ def room_photo(request: HttpRequest, pk: int) -> FileResponse:
     manages it; never a public media URL."""
     room = _or_404(queries.room_with_photo, request.user, pk)
     field = room.photo_thumb if request.GET.get("thumb") and room.photo_thumb else room.photo
-    try:
-        handle = field.storage.open(field.name, "rb")
-    except (FileNotFoundError, ValueError) as exc:
-        raise Http404 from exc
-    content_type = mimetypes.guess_type(field.name)[0] or "application/octet-stream"
-    response = FileResponse(handle, content_type=content_type)
-    response["Cache-Control"] = "private, max-age=3600"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return _or_404(private_file, field)
 
 
 @login_required
@@ -946,14 +953,8 @@ def my_appointments(request: HttpRequest) -> HttpResponse:
 
 
 def _appt_act(request: HttpRequest, pk: int, done: str, fn_name: str) -> HttpResponse:
-    try:
-        getattr(_appointments(), fn_name)(actor=request.user, appointment_id=pk)
-    except DomainError as exc:
-        if isinstance(exc, NotFound):
-            raise Http404 from exc
-        messages.error(request, refusal(exc))
-    else:
-        messages.success(request, done)
+    fn = getattr(_appointments(), fn_name)
+    _attempt(request, done, lambda: fn(actor=request.user, appointment_id=pk))
     return _back(request, reverse("bookings:appointments"))
 
 
@@ -1056,18 +1057,15 @@ def service_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     service = _managed_service(user, pk) if pk is not None else None
     form = _service_form(request, service)
     if request.method == "POST" and form.is_valid():
-        try:
-            saved = _appointments().save_service(
-                actor=user,
-                service_id=service.pk if service else None,
-                version=form.cleaned_data.get("version") if service else None,
-                **form.service_fields(),
-            )
-        except DomainError as exc:
-            if isinstance(exc, NotFound) and service is not None:
-                raise Http404 from exc
-            apply_error(form, exc)
-        else:
+        saved = _save(
+            form,
+            service,
+            _appointments().save_service,
+            actor=user,
+            service_id=service.pk if service else None,
+            **form.service_fields(),
+        )
+        if saved is not None:
             messages.success(request, _("预约服务已保存。"))
             return redirect(f"{reverse('bookings:manage_services')}#service-{saved.pk}")
     return _render(
@@ -1086,14 +1084,10 @@ def slot_close(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     _require_manage(user)
     closed = request.POST.get("closed", "1") != "0"
-    try:
-        _appointments().close_slot(actor=user, slot_id=pk, closed=closed)
-    except DomainError as exc:
-        if isinstance(exc, NotFound):
-            raise Http404 from exc
-        messages.error(request, refusal(exc))
-    else:
-        messages.success(request, _("该时段已暂停预约。") if closed else _("该时段已恢复预约。"))
+    done = _("该时段已暂停预约。") if closed else _("该时段已恢复预约。")
+    _attempt(
+        request, done, lambda: _appointments().close_slot(actor=user, slot_id=pk, closed=closed)
+    )
     return _back(request, reverse("bookings:manage_services"))
 
 

@@ -12,11 +12,10 @@ No ``from __future__ import annotations`` here: paginated endpoints' query param
 (dates, literals) are resolved by Ninja outside this module's namespace.
 """
 
-import mimetypes
 from datetime import date, datetime
 from typing import Any, Literal
 
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import File, Form, Router, Schema, Status
@@ -26,6 +25,7 @@ from pydantic import Field
 
 from dayuan.core.api import ErrorOut, Page
 from dayuan.core.errors import InvalidInput, NotFound
+from dayuan.core.files import private_file as _serve
 
 from . import queries, rectification, reports, services
 from .choices import FindingSource, InspectionKind, Verdict
@@ -614,18 +614,6 @@ def _finding_detail(user: Any, pk: int) -> Finding:
         rect.rounds_list = history["rounds"]
     found.history = history
     return found
-
-
-def _serve(field: Any) -> FileResponse:
-    try:
-        handle = field.storage.open(field.name, "rb")
-    except (FileNotFoundError, ValueError) as exc:
-        raise NotFound() from exc
-    content_type = mimetypes.guess_type(field.name)[0] or "application/octet-stream"
-    response = FileResponse(handle, content_type=content_type)
-    response["Cache-Control"] = "private, max-age=3600"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 # --- assets and assignments ------------------------------------------------------------

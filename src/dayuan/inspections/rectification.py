@@ -33,6 +33,7 @@ from dayuan.accounts.models import Grant, User
 from dayuan.audit.log import audited, diff, record, snapshot
 from dayuan.core import policy
 from dayuan.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleVersion
+from dayuan.core.text import clean_text as _text
 from dayuan.notifications.services import emit
 from dayuan.orgs.models import Organization
 from dayuan.standards import engine
@@ -303,19 +304,6 @@ def _save(rect: Rectification, before: dict[str, Any], actor: Any, verb: str) ->
         obj=rect,
         changes=diff(before, snapshot(rect, AUDIT_FIELDS)),
     )
-
-
-def _text(value: str | None, field: str, label: Any, max_length: int) -> str:
-    value = (value or "").strip()
-    if not value:
-        raise InvalidInput(_("请填写%(field)s。") % {"field": label}, code="required", field=field)
-    if len(value) > max_length:
-        raise InvalidInput(
-            _("%(field)s不能超过 %(n)s 个字符。") % {"field": label, "n": max_length},
-            code="too_long",
-            field=field,
-        )
-    return value
 
 
 def _store_photos(round_: RectificationRound, images: Sequence[Any], actor: Any) -> None:

@@ -3,18 +3,9 @@ admin is read-only."""
 
 from django.contrib import admin
 
+from dayuan.core.admin import ReadOnlyAdmin
+
 from .models import Adoption, Clause, Rule, Standard, StandardVersion
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Standard)

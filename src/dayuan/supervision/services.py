@@ -37,6 +37,7 @@ from dayuan.core import policy
 from dayuan.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StaleVersion
 from dayuan.core.numbers import next_number
 from dayuan.core.scope import grants_of
+from dayuan.core.text import clean_text as _text
 from dayuan.notifications.services import emit
 from dayuan.orgs.choices import OrgKind
 from dayuan.orgs.models import Organization
@@ -90,19 +91,6 @@ AUTO_DAYS = 3  # automatic tasks are due in three working days
 
 def _now(now: datetime | None) -> datetime:
     return now or timezone.now()
-
-
-def _text(value: str | None, field: str, label: Any, max_length: int) -> str:
-    value = (value or "").strip()
-    if not value:
-        raise InvalidInput(_("请填写%(field)s。") % {"field": label}, code="required", field=field)
-    if len(value) > max_length:
-        raise InvalidInput(
-            _("%(field)s不能超过 %(n)s 个字符。") % {"field": label, "n": max_length},
-            code="too_long",
-            field=field,
-        )
-    return value
 
 
 # --- who ---------------------------------------------------------------------------------

@@ -3,6 +3,8 @@ services (audited, scoped), so the admin is read-only."""
 
 from django.contrib import admin
 
+from dayuan.core.admin import ReadOnlyAdmin, ReadOnlyInline
+
 from .models import (
     Responsibility,
     ServiceCategory,
@@ -12,28 +14,6 @@ from .models import (
     WorkOrderEvent,
     WorkOrderTimer,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ServiceCategory)

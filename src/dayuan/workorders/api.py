@@ -9,7 +9,6 @@ MEDIA URLs). ``Idempotency-Key`` on POSTs is handled by the middleware.
 from __future__ import annotations
 
 import json
-import mimetypes
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -23,6 +22,7 @@ from pydantic import Field
 
 from dayuan.core.api import ErrorOut, Page
 from dayuan.core.errors import InvalidInput, NotFound
+from dayuan.core.files import private_file
 
 from . import queries, services
 from .choices import Channel, Urgency
@@ -418,16 +418,7 @@ def _photo(request: HttpRequest, order_id: int, photo_id: int, thumb: bool) -> F
     photo = WorkOrderPhoto.objects.filter(pk=photo_id, workorder=order).first()
     if photo is None:
         raise NotFound()
-    field = photo.thumbnail if thumb else photo.image
-    try:
-        handle = field.storage.open(field.name, "rb")
-    except (FileNotFoundError, ValueError) as exc:
-        raise NotFound() from exc
-    content_type = mimetypes.guess_type(field.name)[0] or "application/octet-stream"
-    response = FileResponse(handle, content_type=content_type)
-    response["Cache-Control"] = "private, max-age=3600"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return private_file(photo.thumbnail if thumb else photo.image)
 
 
 @router.get(
