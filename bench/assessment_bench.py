@@ -39,13 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import (  # noqa: E402
-    dbs_of,
-    print_worker,
-    quantiles,
-    run_worker_per_db,
-    sub_bench_parser,
-)
+from bench import common  # noqa: E402
 
 BATCH = 10_000
 FORMULA = "score >= 90.0 ? fee - deduction_money : (passed ? fee * score / 100.0 - deduction_money : fee * 0.8 - deduction_money)"  # noqa: E501
@@ -296,7 +290,7 @@ def assess(built: dict, period_start: date) -> dict:
         "requests": len(made),
         "seconds": round(total, 2),
         "rps": round(len(made) / total, 2) if total else 0.0,
-        **quantiles(latencies),
+        **common.quantiles(latencies),
         "errors": sum(failures.values()),
         "score_range": [min(scores), max(scores)] if scores else None,
         "db": connection.vendor,
@@ -372,7 +366,7 @@ def run_all(
                 f"(compute p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms), seed {facts['seed']}"
             )
 
-    return run_worker_per_db(
+    return common.run_worker_per_db(
         "assessment",
         "bench.assessment_bench",
         dbs,
@@ -389,16 +383,13 @@ def run_all(
     )  # fmt: skip
 
 
-def table(results: list[dict]) -> str:
-    from bench.run import table as run_table
-
-    return run_table(results)
+table = common.table
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.run import merge_into_results, sub_bench_options
+    from bench.run import merge_into_results
 
-    parser = sub_bench_parser(__doc__)
+    parser = common.sub_bench_parser(__doc__)
     parser.add_argument("--vendors", type=int, default=50)
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--items", type=int, default=1_000_000)
@@ -408,21 +399,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sqlite-items", type=int, default=100_000, help="items on SQLite (both: --items)"
     )
-    sub_bench_options(parser)
-    args = parser.parse_args(argv)
+    args = common.parse_args(parser, argv)
     if args.worker:
-        return print_worker(worker(args.vendors, args.orders, args.items, args.seed))
-    report = run_all(
-        dbs_of(args.db),
-        args.pg_admin_url,
-        vendors=args.vendors,
-        orders=args.orders,
-        items=args.items,
-        sqlite_orders=args.sqlite_orders,
-        sqlite_items=args.sqlite_items,
-        keep=args.keep,
-        seed=args.seed,
-    )
+        return common.print_worker(worker(args.vendors, args.orders, args.items, args.seed))
+    report = common.run_from_args(run_all, args)
     out = merge_into_results("assessment", report)
     print(table(report["results"]))
     print(f"[bench] results in {out.relative_to(ROOT)}")

@@ -49,15 +49,7 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import (  # noqa: E402
-    dbs_of,
-    finish,
-    measure,
-    print_worker,
-    quantiles,
-    run_worker_per_db,
-    sub_bench_parser,
-)
+from bench import common  # noqa: E402
 
 BATCH = 5000
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -306,7 +298,7 @@ def contention(world, rooms: list, threads: int, attempts: int, seed_value: int)
         "requests": n,
         "seconds": round(elapsed, 2),
         "rps": round(n / elapsed, 1) if elapsed else 0.0,
-        **quantiles(latencies),
+        **common.quantiles(latencies),
         "errors": sum(errors.values()) + overlaps,
         "successes": outcomes.get("success", 0),
         "refused_room_taken": outcomes.get("room_taken", 0),
@@ -350,8 +342,8 @@ def worker(
 
     search(0)  # warm caches (org ids, the working calendar) once
     results = [
-        measure(f"free-room search ({facts['seed']['rooms']} rooms, a year)",
-                "GET /api/v1/rooms/free", search, searches),
+        common.measure(f"free-room search ({facts['seed']['rooms']} rooms, a year)",
+                       "GET /api/v1/rooms/free", search, searches),
         contention(world, contended, threads, attempts, seed_value),
     ]  # fmt: skip
     results[0]["rooms_found_mean"] = round(statistics.mean(found), 1) if found else 0
@@ -383,7 +375,7 @@ def run_all(
                 )
         _say(f"{db}: seeded {facts['seed']}")
 
-    return run_worker_per_db(
+    return common.run_worker_per_db(
         "bookings",
         "bench.bookings_bench",
         dbs,
@@ -398,40 +390,22 @@ def run_all(
     )  # fmt: skip
 
 
-def table(results: list[dict]) -> str:
-    from bench.run import table as run_table
-
-    return run_table(results)
+table = common.table
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.run import sub_bench_options
-
-    parser = sub_bench_parser(__doc__)
+    parser = common.sub_bench_parser(__doc__)
     parser.add_argument("--rooms", type=int, default=500)
     parser.add_argument("--per-day", type=int, default=2, help="bookings per room per day")
     parser.add_argument("--threads", type=int, default=16, help="contending threads")
     parser.add_argument("--attempts", type=int, default=25, help="bookings tried per thread")
     parser.add_argument("--searches", type=int, default=300, help="free-room searches")
-    sub_bench_options(parser)
-    args = parser.parse_args(argv)
+    args = common.parse_args(parser, argv)
     if args.worker:
-        return print_worker(
+        return common.print_worker(
             worker(args.rooms, args.per_day, args.threads, args.attempts, args.searches, args.seed)
         )
-    report = run_all(
-        dbs_of(args.db),
-        args.pg_admin_url,
-        rooms=args.rooms,
-        per_day=args.per_day,
-        threads=args.threads,
-        attempts=args.attempts,
-        searches=args.searches,
-        keep=args.keep,
-        seed=args.seed,
-    )
-    finish("bookings", report, table(report["results"]), "bookings")
-    return 1 if any(r["errors"] for r in report["results"]) else 0
+    return common.run_and_report("bookings", run_all, args, table)
 
 
 if __name__ == "__main__":

@@ -3,13 +3,14 @@
 The worker side (inside Django): ``quantiles`` and ``measure``. The driver side:
 ``run_worker_per_db`` (a scratch database per database, ``dayuan migrate``, the bench's
 module as a ``--worker`` subprocess, its last line of JSON) and the command line
-(``sub_bench_parser`` … ``sub_bench_options`` from ``bench/run.py``, ``dbs_of``,
-``print_worker``, ``finish``). Nothing here imports Django or httpx at import time.
+(``sub_bench_parser``, ``parse_args``, ``print_worker``, ``run_and_report``). Nothing
+here imports Django or httpx at import time.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import statistics
 import sys
@@ -130,14 +131,33 @@ def run_worker_per_db(
 
 
 def sub_bench_parser(doc: str) -> argparse.ArgumentParser:
-    """The parser a sub-bench starts with (its own options, then ``sub_bench_options``)."""
+    """The parser a sub-bench starts with; its own options follow, then ``parse_args``."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     return parser
 
 
+def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """The options every sub-bench ends with (``bench/run.py``), then the command line."""
+    from bench.run import sub_bench_options
+
+    sub_bench_options(parser)
+    return parser.parse_args(argv)
+
+
 def dbs_of(choice: str) -> list[str]:
     return ["sqlite", "postgres"] if choice == "both" else [choice]
+
+
+def run_from_args(run_all: Callable[..., dict], args: argparse.Namespace) -> dict:
+    """``run_all(dbs, admin_url, **keywords)`` with each keyword taken from the option of
+    that name (``--sqlite-orders`` for ``sqlite_orders``)."""
+    keywords = [
+        p.name
+        for p in inspect.signature(run_all).parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+    return run_all(dbs_of(args.db), args.pg_admin_url, **{k: getattr(args, k) for k in keywords})
 
 
 def print_worker(facts: dict) -> int:
@@ -146,13 +166,30 @@ def print_worker(facts: dict) -> int:
     return 0
 
 
-def finish(key: str, report: dict, table: str, what: str) -> Path:
-    """Merge ``report`` under ``key`` into results.json, print the table and the total."""
+def table(results: list[dict]) -> str:
+    """The table of ``bench/run.py``, for the benches whose results are rows like its."""
+    from bench.run import table as run_table
+
+    return run_table(results)
+
+
+def run_and_report(
+    key: str,
+    run_all: Callable[..., dict],
+    args: argparse.Namespace,
+    table: Callable[[list[dict]], str],
+    *,
+    what: str | None = None,
+    failed: Callable[[dict], object] | None = lambda r: r["errors"],
+) -> int:
+    """``run_from_args``, the report merged under ``key`` into results.json, the table and
+    the total printed; exit status 1 when ``failed`` holds for a result."""
     from bench.run import merge_into_results
 
+    report = run_from_args(run_all, args)
     out = merge_into_results(key, report)
     print()
-    print(table)
+    print(table(report["results"]))
     print()
-    say(f"{what} bench: {report['total_seconds']}s; results in {out.relative_to(ROOT)}")
-    return out
+    say(f"{what or key} bench: {report['total_seconds']}s; results in {out.relative_to(ROOT)}")
+    return 1 if failed is not None and any(failed(r) for r in report["results"]) else 0

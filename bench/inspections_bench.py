@@ -38,14 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import (  # noqa: E402
-    dbs_of,
-    finish,
-    measure,
-    print_worker,
-    run_worker_per_db,
-    sub_bench_parser,
-)
+from bench import common  # noqa: E402
 
 BATCH = 5000
 
@@ -225,6 +218,7 @@ def worker(items: int, findings: int, tasks: int, requests: int, seed_value: int
 
     list_findings(0)
     dashboard(0)  # warm caches (effective rules, org ids) once each
+    measure = common.measure
     facts["results"] = [
         measure("findings list", "GET /api/v1/findings?…&page=N", list_findings, requests),
         measure("dashboard (year)", "GET /api/v1/inspections/dashboard", dashboard,
@@ -249,7 +243,7 @@ def run_all(
     keep: bool = False,
     seed: int = 2026,
 ) -> dict:
-    return run_worker_per_db(
+    return common.run_worker_per_db(
         "inspections",
         "bench.inspections_bench",
         dbs,
@@ -263,36 +257,21 @@ def run_all(
     )  # fmt: skip
 
 
-def table(results: list[dict]) -> str:
-    from bench.run import table as run_table
-
-    return run_table(results)
+table = common.table
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.run import sub_bench_options
-
-    parser = sub_bench_parser(__doc__)
+    parser = common.sub_bench_parser(__doc__)
     parser.add_argument("--items", type=int, default=200_000)
     parser.add_argument("--findings", type=int, default=20_000)
     parser.add_argument("--tasks", type=int, default=2_000)
     parser.add_argument("--requests", type=int, default=200, help="findings-list requests")
-    sub_bench_options(parser)
-    args = parser.parse_args(argv)
+    args = common.parse_args(parser, argv)
     if args.worker:
-        return print_worker(worker(args.items, args.findings, args.tasks, args.requests, args.seed))
-    report = run_all(
-        dbs_of(args.db),
-        args.pg_admin_url,
-        items=args.items,
-        findings=args.findings,
-        tasks=args.tasks,
-        requests=args.requests,
-        keep=args.keep,
-        seed=args.seed,
-    )
-    finish("inspections", report, table(report["results"]), "inspections")
-    return 1 if any(r["errors"] for r in report["results"]) else 0
+        return common.print_worker(
+            worker(args.items, args.findings, args.tasks, args.requests, args.seed)
+        )
+    return common.run_and_report("inspections", run_all, args, table)
 
 
 if __name__ == "__main__":

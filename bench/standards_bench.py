@@ -39,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import dbs_of, finish, print_worker, run_worker_per_db, sub_bench_parser  # noqa: E402
+from bench import common  # noqa: E402
 
 RECORD_TYPE = "bench.kitchen_log"
 N_RULES = 20
@@ -487,7 +487,7 @@ def run_all(
             + ", ".join(f"{r['median_ms']} ms" for r in facts["reports"])
         )
 
-    return run_worker_per_db(
+    return common.run_worker_per_db(
         "standards",
         "bench.standards_bench",
         dbs,
@@ -501,20 +501,13 @@ def run_all(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.run import sub_bench_options
-
-    parser = sub_bench_parser(__doc__)
+    parser = common.sub_bench_parser(__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=3.0, help="per evaluation mode")
-    sub_bench_options(parser)
-    args = parser.parse_args(argv)
+    args = common.parse_args(parser, argv)
     if args.worker:
-        return print_worker(worker(args.rows, args.seconds, args.seed))
-    report = run_all(
-        dbs_of(args.db), args.pg_admin_url, rows=args.rows, seconds=args.seconds, keep=args.keep
-    )
-    finish("standards", report, table(report["results"]), "standards")
-    return 0
+        return common.print_worker(worker(args.rows, args.seconds, args.seed))
+    return common.run_and_report("standards", run_all, args, table, failed=None)
 
 
 if __name__ == "__main__":

@@ -47,14 +47,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import (  # noqa: E402
-    dbs_of,
-    finish,
-    print_worker,
-    quantiles,
-    run_worker_per_db,
-    sub_bench_parser,
-)
+from bench import common  # noqa: E402
 
 MONTHS = 6
 EXTRA_ROOMS = 500
@@ -453,7 +446,7 @@ async def flows(base_url: str, tokens: dict, ids: dict, duration: float, concurr
         "seconds": round(elapsed, 2),
         "flows_per_s": round(done / elapsed, 2),
         "requests_per_s": round(sum(len(v) for v in steps.values()) / elapsed, 1),
-        "steps": {s: {"n": len(v), **quantiles(v)} for s, v in steps.items()},
+        "steps": {s: {"n": len(v), **common.quantiles(v)} for s, v in steps.items()},
         "errors": sum(errors.values()),
         "error_kinds": errors,
     }
@@ -494,7 +487,7 @@ async def reads(
         "workload": name,
         "requests": len(latencies) + sum(errors.values()),
         "rps": round(len(latencies) / elapsed, 1),
-        **quantiles(latencies),
+        **common.quantiles(latencies),
         "errors": sum(errors.values()),
         "error_kinds": errors,
     }
@@ -584,7 +577,7 @@ def run_all(
             )
         )
 
-    return run_worker_per_db(
+    return common.run_worker_per_db(
         "workorders",
         "bench.workorders_bench",
         dbs,
@@ -638,32 +631,24 @@ def table(results: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.run import sub_bench_options
-
-    parser = sub_bench_parser(__doc__)
+    parser = common.sub_bench_parser(__doc__)
     parser.add_argument("--pg-orders", type=int, default=1_000_000)
     parser.add_argument("--sqlite-orders", type=int, default=200_000)
     parser.add_argument("--orders", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per read workload")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
-    sub_bench_options(parser)
-    args = parser.parse_args(argv)
+    args = common.parse_args(parser, argv)
     if args.worker:
-        return print_worker(worker(args.orders, args.seed))
-    report = run_all(
-        dbs_of(args.db),
-        args.pg_admin_url,
-        pg_orders=args.pg_orders,
-        sqlite_orders=args.sqlite_orders,
-        duration=args.duration,
-        concurrency=args.concurrency,
-        workers=args.workers,
-        keep=args.keep,
-        seed=args.seed,
+        return common.print_worker(worker(args.orders, args.seed))
+    return common.run_and_report(
+        "workorders",
+        run_all,
+        args,
+        table,
+        what="work-order",
+        failed=lambda r: r["load"]["flow"]["errors"],
     )
-    finish("workorders", report, table(report["results"]), "work-order")
-    return 1 if any(r["load"]["flow"]["errors"] for r in report["results"]) else 0
 
 
 if __name__ == "__main__":
