@@ -34,7 +34,7 @@ from dayuan.workorders.models import ServiceCategory, TeamMember
 
 from .choices import ACTIVE_BOOKING, BookingStatus, ServiceKind
 from .models import Booking, MeetingCheck, MeetingService
-from .services import booking_event
+from .services import booking_event, booking_visible
 
 MAX_NOTE = 300
 CHECKLISTS = ("meeting.in_meeting", "meeting.after")
@@ -55,17 +55,6 @@ def _local(dt: datetime) -> datetime:
 
 
 # --- who ---------------------------------------------------------------------------------
-
-
-def can_see(user: Any, booking: Booking) -> bool:
-    """The booker, and ``bookings.view_all`` over the room's org or the organising unit."""
-    if getattr(user, "pk", None) is None:
-        return False
-    return (
-        booking.booker_id == user.pk
-        or policy.can(user, "bookings.view_all", booking.org)
-        or policy.can(user, "bookings.view_all", booking.organizer_unit)
-    )
 
 
 def _serves(user: Any, booking: Booking) -> bool:
@@ -234,7 +223,7 @@ def add_services(
     """Services ordered after booking: by the booker or a manager, before the start."""
     now = _now(now)
     booking = _lock(booking_id)
-    if not can_see(actor, booking):
+    if not booking_visible(actor, booking):
         raise NotFound()
     if booking.booker_id != actor.pk and not policy.can(actor, "bookings.manage", booking.org):
         raise PermissionDenied(action="bookings.manage")
@@ -350,7 +339,7 @@ def start_check(
     booking = _lock(booking_id)
     serves = _serves(actor, booking)
     conduct = policy.can(actor, "inspections.conduct", booking.org)
-    if not serves and not conduct and not can_see(actor, booking):
+    if not serves and not conduct and not booking_visible(actor, booking):
         raise NotFound()
     if not serves and not conduct:
         raise PermissionDenied(action="bookings.serve")

@@ -33,7 +33,7 @@ from dayuan.core.files import private_file
 from dayuan.core.pages import apply_error, refusal
 from dayuan.orgs import queries as org_queries
 
-from . import queries
+from . import appointments, meeting, queries, services
 from .choices import (
     AppointmentStatus,
     BookingStatus,
@@ -71,25 +71,6 @@ EVENT_LABELS = {
     "release": pgettext_lazy("booking event", "未签到释放"),
     "services": pgettext_lazy("booking event", "追加会议服务"),
 }
-
-
-def _services() -> Any:
-    """The write side of bookings (imported late: another helper's module)."""
-    from . import services
-
-    return services
-
-
-def _meeting() -> Any:
-    from . import meeting
-
-    return meeting
-
-
-def _appointments() -> Any:
-    from . import appointments
-
-    return appointments
 
 
 # --- common --------------------------------------------------------------------------
@@ -351,7 +332,7 @@ def book(request: HttpRequest, pk: int) -> HttpResponse:
             try:
                 if d.get("repeat"):
                     fields = form.booking_fields()
-                    series, _made = _services().book_series(
+                    series, _made = services.book_series(
                         actor=user,
                         room_id=room.pk,
                         rrule=weekly_rrule(d["weeks"]),
@@ -360,7 +341,7 @@ def book(request: HttpRequest, pk: int) -> HttpResponse:
                         **fields,
                     )
                     return redirect("bookings:series", pk=series.pk)
-                booking = _services().book_room(
+                booking = services.book_room(
                     actor=user,
                     room_id=room.pk,
                     start_at=d["start_at"],
@@ -473,8 +454,8 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     mine_ = booking.booker_id == user.pk
     serve = policy.can(user, "bookings.serve", booking.org)
     actions = set(queries.booking_actions(user, booking, now))
-    services = queries.booking_services(booking)
-    for svc in services:
+    ordered = queries.booking_services(booking)
+    for svc in ordered:
         svc.timers = list(svc.workorder.timers.all()) if svc.workorder else []
     events = queries.booking_events(booking)
     for ev in events:
@@ -487,7 +468,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "booking": booking,
             "room": room,
             "equipment": _equipment_labels(booking.equipment),
-            "services": services,
+            "services": ordered,
             "events": events,
             "is_booker": mine_,
             "can_checkin": "check_in" in actions,
@@ -537,7 +518,7 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         _("预订已取消。"),
-        lambda b: _services().cancel(
+        lambda b: services.cancel(
             actor=request.user, booking_id=b.pk, version=b.version, reason=reason
         ),
     )
@@ -550,7 +531,7 @@ def end(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         _("会议已结束，已安排会后保洁。"),
-        lambda b: _services().end_meeting(actor=request.user, booking_id=b.pk),
+        lambda b: services.end_meeting(actor=request.user, booking_id=b.pk),
     )
 
 
@@ -561,7 +542,7 @@ def check_in(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         _("签到成功。"),
-        lambda b: _services().check_in(actor=request.user, booking_id=b.pk),
+        lambda b: services.check_in(actor=request.user, booking_id=b.pk),
     )
 
 
@@ -575,7 +556,7 @@ def approve(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         _("已批准。"),
-        lambda b: _services().approve(
+        lambda b: services.approve(
             actor=request.user, booking_id=b.pk, version=b.version, note=note
         ),
     )
@@ -594,7 +575,7 @@ def reject(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         _("已退回。"),
-        lambda b: _services().reject(
+        lambda b: services.reject(
             actor=request.user, booking_id=b.pk, version=b.version, reason=reason
         ),
     )
@@ -612,7 +593,7 @@ def add_services(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         _("会议服务已下单。"),
-        lambda b: _meeting().add_services(actor=request.user, booking_id=b.pk, items=items),
+        lambda b: meeting.add_services(actor=request.user, booking_id=b.pk, items=items),
     )
 
 
@@ -624,7 +605,7 @@ def start_check(request: HttpRequest, pk: int, checklist: str) -> HttpResponse:
         raise Http404
     booking = _booking(request.user, pk)
     try:
-        inspection = _meeting().start_check(
+        inspection = meeting.start_check(
             actor=request.user, booking_id=booking.pk, checklist=checklist
         )
     except DomainError as exc:
@@ -675,7 +656,7 @@ def checkin_landing(request: HttpRequest, token: str) -> HttpResponse:
     error = ""
     if request.method == "POST":
         try:
-            booking = _services().check_in(actor=user, room_token=token)
+            booking = services.check_in(actor=user, room_token=token)
         except DomainError as exc:
             error = refusal(exc)
         else:
@@ -809,7 +790,7 @@ def room_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         saved = _save(
             form,
             room,
-            _services().save_room,
+            services.save_room,
             actor=user,
             room_id=room.pk if room else None,
             **form.room_fields(),
@@ -870,7 +851,7 @@ def room_rotate(request: HttpRequest, pk: int) -> HttpResponse:
     _require_manage(user)
     room = _managed_room(user, pk)
     try:
-        _services().rotate_checkin_token(actor=user, room_id=room.pk)
+        services.rotate_checkin_token(actor=user, room_id=room.pk)
     except DomainError as exc:
         messages.error(request, refusal(exc))
     else:
@@ -925,7 +906,7 @@ def book_slot(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     key = (request.POST.get("client_key") or "")[:64] or None
     try:
-        appt = _appointments().book_slot(
+        appt = appointments.book_slot(
             actor=user, slot_id=pk, note=(request.POST.get("note") or "")[:200], client_key=key
         )
     except DomainError as exc:
@@ -953,7 +934,7 @@ def my_appointments(request: HttpRequest) -> HttpResponse:
 
 
 def _appt_act(request: HttpRequest, pk: int, done: str, fn_name: str) -> HttpResponse:
-    fn = getattr(_appointments(), fn_name)
+    fn = getattr(appointments, fn_name)
     _attempt(request, done, lambda: fn(actor=request.user, appointment_id=pk))
     return _back(request, reverse("bookings:appointments"))
 
@@ -1060,7 +1041,7 @@ def service_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         saved = _save(
             form,
             service,
-            _appointments().save_service,
+            appointments.save_service,
             actor=user,
             service_id=service.pk if service else None,
             **form.service_fields(),
@@ -1085,9 +1066,7 @@ def slot_close(request: HttpRequest, pk: int) -> HttpResponse:
     _require_manage(user)
     closed = request.POST.get("closed", "1") != "0"
     done = _("该时段已暂停预约。") if closed else _("该时段已恢复预约。")
-    _attempt(
-        request, done, lambda: _appointments().close_slot(actor=user, slot_id=pk, closed=closed)
-    )
+    _attempt(request, done, lambda: appointments.close_slot(actor=user, slot_id=pk, closed=closed))
     return _back(request, reverse("bookings:manage_services"))
 
 
@@ -1140,7 +1119,7 @@ def _chart(data: dict[str, Any]) -> dict[str, Any]:
     used = [h for h, n in counts.items() if n]
     hours = list(range(min([7, *used]), max([21, *used]) + 1))
     peak_values = [counts.get(h, 0) for h in hours]
-    services = list(data.get("appointments") or [])
+    appts = list(data.get("appointments") or [])
     return {
         "labels": {
             "utilisation": _("利用率"),
@@ -1162,9 +1141,9 @@ def _chart(data: dict[str, Any]) -> dict[str, Any]:
         },
         "peak": {"hours": [f"{h:02d}" for h in hours], "counts": peak_values},
         "services": {
-            "names": [r.get("name", "") for r in services],
-            "served": [int(r.get("served") or 0) for r in services],
-            "no_show": [int(r.get("no_show", 0) or 0) for r in services],
-            "booked": [int(r.get("booked", 0) or 0) for r in services],
+            "names": [r.get("name", "") for r in appts],
+            "served": [int(r.get("served") or 0) for r in appts],
+            "no_show": [int(r.get("no_show", 0) or 0) for r in appts],
+            "booked": [int(r.get("booked", 0) or 0) for r in appts],
         },
     }
