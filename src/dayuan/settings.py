@@ -103,6 +103,7 @@ INSTALLED_APPS = [
     "dayuan.supervision",
     "dayuan.assessment",
     "dayuan.bookings",
+    "dayuan.canteen",
 ]
 
 MIDDLEWARE = [

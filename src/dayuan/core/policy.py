@@ -62,6 +62,13 @@ ACTIONS: dict[str, frozenset[str]] = {
     "bookings.approve": MANAGERS,
     "bookings.manage": MANAGERS,
     "bookings.serve": frozenset({Role.WORKER, Role.DISPATCHER, Role.MANAGER}),
+    # the canteen: staff reserve and issue vouchers for their guests; managers run menus;
+    # the kitchen (the operator's workers, or the centre's) hands over and keeps the logs
+    "canteen.reserve": ALL_ROLES,
+    "canteen.voucher": ALL_ROLES,
+    "canteen.view_all": frozenset({Role.MANAGER, Role.ADMIN, Role.DISPATCHER, Role.INSPECTOR}),
+    "canteen.manage": MANAGERS,
+    "canteen.operate": frozenset({Role.WORKER, Role.DISPATCHER, Role.MANAGER}),
     "supervision.handle": frozenset(
         {Role.MANAGER, Role.DISPATCHER, Role.INSPECTOR, Role.WORKER, Role.ADMIN}
     ),

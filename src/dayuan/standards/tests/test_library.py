@@ -18,10 +18,10 @@ from dayuan.standards.rules import parse_params
 EXPECTED = {
     "JG-WY-2015": [f"P{i}" for i in range(1, 22)],
     "JG-HY": [f"M{i}" for i in range(1, 7)],
-    "JG-ST": [f"C{i}" for i in range(1, 12)],
+    "JG-ST": [f"C{i}" for i in range(1, 14)],
     "JG-JN": [f"E{i}" for i in range(1, 5)],
 }
-UNVERIFIED = {"P19", "P20", "P21", "C1", "C2", "C3", "C4", "C5", "C6", "C11", "E1", "E4"}
+UNVERIFIED = {"P19", "P20", "P21", "C1", "C2", "C3", "C4", "C5", "C6", "C11", "C13", "E1", "E4"}
 NO_RULE = {"P12", "P14"}  # P12 is a checklist item of P11's list; P14 is pricing text
 
 
@@ -73,7 +73,7 @@ def test_it_imports_the_library_with_every_clause_and_flag(world):
         assert unverified == UNVERIFIED & set(EXPECTED[code])
         # export of the import is the shipped file, byte for byte
         assert export_standard(actor_or_user=admin, code=code) == text
-    assert Clause.objects.count() == sum(len(v) for v in EXPECTED.values()) == 42
+    assert Clause.objects.count() == sum(len(v) for v in EXPECTED.values()) == 44
     assert StandardVersion.objects.filter(status="draft").count() == 4
 
     def clause(number: str) -> Clause:

@@ -1,0 +1,3 @@
+"""The kpi indicators computed from the canteen's data (bound in ``queries``)."""
+
+from __future__ import annotations
