@@ -23,10 +23,14 @@ run: $(STAMP)
 	  $(BIN)/dayuan run_huey --quiet & \
 	  $(BIN)/dayuan runserver 127.0.0.1:$(PORT) --noreload
 
+# Two workers (the machine's two cores); each test file stays on one worker, so a
+# module's shared demo load (``module_db``) happens once.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
 	$(BIN)/dayuan check
 	$(BIN)/dayuan makemigrations --check --dry-run -v0
-	$(BIN)/python -m pytest -q -p no:randomly
+	$(BIN)/python -m pytest -q -p no:randomly -n $(TEST_WORKERS) --dist loadfile
 
 e2e: $(STAMP)
 	$(BIN)/python -m pytest -q -m e2e tests/e2e

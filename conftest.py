@@ -26,6 +26,18 @@ def _fast_settings(settings):
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language (Chinese), whatever ran before it in the
+    same worker: a test that renders English must not leak it into the next one."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_effective_rules():
     """Tests roll back and reuse ids: no effective-rule set may outlive its test."""
     from dayuan.standards import effective
