@@ -388,6 +388,12 @@ def main(argv: list[str] | None = None) -> int:
         help="skip bench/bookings_bench.py (booking under contention, free-room search over "
         "500 rooms and a year of bookings)",
     )
+    parser.add_argument(
+        "--skip-canteen",
+        action="store_true",
+        help="skip bench/canteen_bench.py (the noon rush: 2,000 staff reserving lunch, "
+        "oversells must be 0; menus and kitchen counts over two months of meals)",
+    )
     args = parser.parse_args(argv)
     try:
         workloads = [REGISTRY[name] for name in args.workloads.split(",") if name]
@@ -450,6 +456,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import bookings_bench
 
         report["bookings"] = bookings_bench.run_all(dbs, args.pg_admin_url, keep=args.keep)
+    if not args.skip_canteen:
+        from bench import canteen_bench
+
+        report["canteen"] = canteen_bench.run_all(dbs, args.pg_admin_url, keep=args.keep)
     report["total_seconds"] = round(time.perf_counter() - started, 1)
     out = BENCH_DIR / "results.json"
     out.write_text(json.dumps(report, ensure_ascii=False, indent=2))
@@ -470,6 +480,9 @@ def main(argv: list[str] | None = None) -> int:
         print()
     if "bookings" in report:
         print(bookings_bench.table(report["bookings"]["results"]))
+        print()
+    if "canteen" in report:
+        print(canteen_bench.table(report["canteen"]["results"]))
         print()
     _say(f"{report['total_seconds']}s in all; results in {out.relative_to(ROOT)}")
     return 1 if any(r["errors"] for r in results) else 0

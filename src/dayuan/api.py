@@ -7,6 +7,7 @@ from dayuan.accounts.api import router as accounts_router
 from dayuan.assessment.api import router as assessment_router
 from dayuan.audit.api import router as audit_router
 from dayuan.bookings.api import router as bookings_router
+from dayuan.canteen.api import router as canteen_router
 from dayuan.core.api import api
 from dayuan.inspections.api import router as inspections_router
 from dayuan.notifications.api import router as notifications_router
@@ -48,3 +49,4 @@ api.add_router("", inspections_router)
 api.add_router("", supervision_router)
 api.add_router("", bookings_router)
 api.add_router("", assessment_router)
+api.add_router("/canteen", canteen_router)

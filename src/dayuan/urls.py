@@ -19,6 +19,7 @@ urlpatterns = [
     path("supervision/", include("dayuan.supervision.urls")),
     path("assessment/", include("dayuan.assessment.urls")),
     path("bookings/", include("dayuan.bookings.urls")),
+    path("canteen/", include("dayuan.canteen.urls")),
     path("", include("dayuan.core.urls")),
 ]
 

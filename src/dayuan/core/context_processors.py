@@ -48,6 +48,14 @@ SECTIONS = [
         "building",
         "locations.view",
     ),
+    (
+        "canteen",
+        "canteen:home",
+        _("食堂"),
+        _("每日菜单、报餐取餐、食品安全与浪费"),
+        "bowl",
+        "canteen.reserve",
+    ),
     ("notifications", "notifications:inbox", _("消息"), _("通知与提醒"), "bell", None),
     (
         "standards",

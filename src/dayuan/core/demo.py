@@ -408,6 +408,16 @@ def load_demo(password: str = DEMO_PASSWORD) -> dict[str, int]:
             weeks=int(os.environ.get("DAYUAN_DEMO_BOOKING_WEEKS", "8")),
         )
 
+    from dayuan.canteen.demo import load_demo as load_canteen_demo
+
+    with origin("cli"):
+        load_canteen_demo(
+            admin,
+            city,
+            counties,
+            days=int(os.environ.get("DAYUAN_DEMO_CANTEEN_DAYS", "90")),
+        )
+
     counts: dict[str, Any] = {
         "organizations": Organization.objects.count(),
         "locations": Location.objects.count(),

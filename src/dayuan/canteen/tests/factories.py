@@ -20,7 +20,17 @@ from dayuan.standards.importer import import_standard
 from dayuan.standards.models import Standard
 
 from ..choices import ColdUnitKind, DishCategory, DishTag, Meal, MenuStatus
-from ..models import Canteen, ColdUnit, Dish, FoodHandler, MealPeriod, Menu, MenuItem
+from ..models import (
+    Canteen,
+    ColdUnit,
+    Dish,
+    FoodHandler,
+    MealPeriod,
+    Menu,
+    MenuItem,
+    Reservation,
+    ReservationLine,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -197,3 +207,35 @@ def menu(
             position=position,
         )
     return m
+
+
+def reservation_row(
+    m: Menu,
+    person: Any,
+    *,
+    number: str,
+    pickup_code: str,
+    status: str,
+    kind: str,
+    lines: Any = (),
+    **fields: Any,
+) -> Reservation:
+    """A reservation row and its ``lines`` (``(menu_item, quantity)``) written directly:
+    no counters move (the caller moves them when the test needs them)."""
+    r = Reservation.objects.create(
+        org=m.org,
+        canteen=m.canteen,
+        menu=m,
+        person=person,
+        person_org=person.home_org,
+        number=number,
+        kind=kind,
+        status=status,
+        pickup_code=pickup_code,
+        **fields,
+    )
+    for menu_item, quantity in lines:
+        ReservationLine.objects.create(
+            reservation=r, menu_item=menu_item, quantity=quantity, price=menu_item.price
+        )
+    return r

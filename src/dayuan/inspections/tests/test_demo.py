@@ -12,6 +12,7 @@ import pytest
 
 from dayuan.accounts.models import User
 from dayuan.bookings import demo as bk_demo
+from dayuan.canteen import demo as ct_demo
 from dayuan.inspections import demo as insp_demo
 from dayuan.inspections import queries
 from dayuan.inspections.choices import (
@@ -56,6 +57,7 @@ def loaded(module_db):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(insp_demo, "load_demo", lambda *args, **kwargs: {})
         mp.setattr(bk_demo, "load_demo", lambda *args, **kwargs: {})  # not needed here
+        mp.setattr(ct_demo, "load_demo", lambda *args, **kwargs: {})  # nor this
         core_demo.load_demo()
     admin = User.objects.get(username="admin")
     city = Organization.objects.get(code="city")

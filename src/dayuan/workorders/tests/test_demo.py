@@ -14,6 +14,7 @@ from django.db.models import Q
 
 from dayuan.accounts.models import User
 from dayuan.bookings import demo as bk_demo
+from dayuan.canteen import demo as ct_demo
 from dayuan.orgs.models import Organization
 from dayuan.standards import engine
 from dayuan.standards.models import Judgment, Standard
@@ -47,6 +48,7 @@ def loaded(module_db):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(wo_demo, "load_demo", lambda *args, **kwargs: {})
         mp.setattr(bk_demo, "load_demo", lambda *args, **kwargs: {})  # not needed here
+        mp.setattr(ct_demo, "load_demo", lambda *args, **kwargs: {})  # nor this
         core_demo.load_demo()
     admin = User.objects.get(username="admin")
     city = Organization.objects.get(code="city")
