@@ -15,14 +15,11 @@ room's org or over the organising unit; anyone else gets a 404, whatever they tr
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -1186,35 +1183,13 @@ def save_room(
     ):
         if value is not None:
             setattr(room, attr, bool(value))
-    image = photo_files.clean(photo) if photo is not None else None
-    old_photo = room.photo.name or None
-    if image is not None or remove_photo:
-        _drop_photo_files(room)
-    if image is not None:
-        stem = uuid.uuid4().hex
-        room.photo.save(f"{stem}.{image.ext}", ContentFile(image.data), save=False)
-        room.photo_thumb.save(f"{stem}.{image.ext}", ContentFile(image.thumb), save=False)
+    photo_change = photo_files.replace_photo(room, photo, remove=remove_photo)
     room.save()
     changes = diff(before, snapshot(room, ROOM_FIELDS))
-    if (room.photo.name or None) != old_photo:
-        changes["photo"] = [old_photo, room.photo.name or None]
+    if photo_change:
+        changes["photo"] = photo_change
     record("bookings.save_room", actor=actor, obj=room, changes=changes)
     return room
-
-
-def _drop_photo_files(room: Room) -> None:
-    """Clear the room's photo and thumbnail; their files go once the transaction
-    commits (a rolled-back change keeps the old photo)."""
-    files = [(f.storage, f.name) for f in (room.photo, room.photo_thumb) if f and f.name]
-    room.photo, room.photo_thumb = "", ""  # type: ignore[assignment]
-
-    def delete() -> None:
-        for storage, name in files:
-            with contextlib.suppress(OSError):  # already gone: nothing to tidy
-                storage.delete(name)
-
-    if files:
-        transaction.on_commit(delete)
 
 
 @audited("bookings.rotate_token")

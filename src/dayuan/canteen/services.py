@@ -15,15 +15,12 @@ leave it out.
 
 from __future__ import annotations
 
-import contextlib
-import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import F, ProtectedError, Sum, Value
@@ -585,39 +582,17 @@ def save_dish(
         dish.is_active = bool(fields["is_active"])
     if Dish.objects.filter(canteen_id=dish.canteen_id, name=dish.name).exclude(pk=dish.pk).exists():
         raise _dish_exists(dish.name)
-    image = photo_files.clean(photo) if photo is not None else None
-    old_photo = dish.photo.name or None
-    if image is not None or remove_photo:
-        _drop_photo_files(dish)
-    if image is not None:
-        stem = uuid.uuid4().hex
-        dish.photo.save(f"{stem}.{image.ext}", ContentFile(image.data), save=False)
-        dish.photo_thumb.save(f"{stem}.{image.ext}", ContentFile(image.thumb), save=False)
+    photo_change = photo_files.replace_photo(dish, photo, remove=remove_photo)
     try:
         with transaction.atomic():
             dish.save()
     except IntegrityError as exc:  # the same name added meanwhile
         raise _dish_exists(dish.name) from exc
     changes = diff(before, snapshot(dish, DISH_FIELDS))
-    if (dish.photo.name or None) != old_photo:
-        changes["photo"] = [old_photo, dish.photo.name or None]
+    if photo_change:
+        changes["photo"] = photo_change
     record("canteen.save_dish", actor=actor, obj=dish, changes=changes)
     return dish
-
-
-def _drop_photo_files(dish: Dish) -> None:
-    """Clear the dish's photo and thumbnail; their files go once the transaction
-    commits (a rolled-back change keeps the old photo)."""
-    files = [(f.storage, f.name) for f in (dish.photo, dish.photo_thumb) if f and f.name]
-    dish.photo, dish.photo_thumb = "", ""  # type: ignore[assignment]
-
-    def delete() -> None:
-        for storage, name in files:
-            with contextlib.suppress(OSError):  # already gone: nothing to tidy
-                storage.delete(name)
-
-    if files:
-        transaction.on_commit(delete)
 
 
 # --- menus ------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -79,7 +80,7 @@ BOOK_AHEAD_DAYS = 7  # the day pills on the home page: today and the next six da
 RATING_DAYS = 7  # a served diner may rate the meal's dishes for a week
 RATINGS_SHOWN = 50  # comments on a dish's page
 QR_SCALE = 8  # pixels per module of the pickup QR code: about 200 px, easy to scan
-LIST_LIMIT = 100  # rows of a log list on one page
+PAGE_SIZE = 50  # rows of a log or voucher list on one page
 CERTIFICATE_WARNING_DAYS = 30  # a health certificate this close to expiry is flagged
 
 
@@ -555,11 +556,17 @@ def vouchers(request: HttpRequest) -> HttpResponse:
     if ok:
         messages.success(request, _("餐券已发放，可打印券码交给来宾。"))
         return redirect("canteen:voucher", pk=batch.pk)
-    batches = list(queries.voucher_batches(user)[:LIST_LIMIT])
+    batches = Paginator(queries.voucher_batches(user), PAGE_SIZE).get_page(request.GET.get("page"))
     return _render(
         request,
         "canteen/vouchers.html",
-        {"form": form, "batches": batches, "has_menus": bool(menus), "tab": "vouchers"},
+        {
+            "form": form,
+            "batches": batches,
+            "page": batches,
+            "has_menus": bool(menus),
+            "tab": "vouchers",
+        },
         status=status,
     )
 
@@ -809,7 +816,8 @@ def _log_page(
         else:
             messages.success(request, done)
         return redirect(request.path)
-    ctx.update({"form": form, "rows": list(rows(user, canteen)[:LIST_LIMIT])})
+    page = Paginator(rows(user, canteen), PAGE_SIZE).get_page(request.GET.get("page"))
+    ctx.update({"form": form, "rows": page, "page": page})
     if extra is not None:
         ctx.update(extra(user, canteen))
     return _render(request, template, ctx, status=status)

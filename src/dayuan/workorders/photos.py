@@ -9,6 +9,7 @@ refused without being decoded. Every file is checked before any is stored.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import uuid
 import warnings
@@ -18,6 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.db import transaction
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -160,3 +162,32 @@ def store(
         photo.save()
         saved.append(photo)
     return saved
+
+
+def replace_photo(obj: Any, upload: Any = None, *, remove: bool = False) -> list[str | None] | None:
+    """Give ``obj`` (a model with ``photo`` and ``photo_thumb``: a room, a dish) the
+    cleaned ``upload``, or no photo with ``remove``, before the caller saves it.
+
+    Returns ``[old, new]`` file names when the photo changed (for the audit entry), else
+    None. The old files are deleted only once the transaction commits, so a rolled-back
+    change keeps the old photo.
+    """
+    image = clean(upload) if upload is not None else None
+    old = obj.photo.name or None
+    if image is not None or remove:
+        files = [(f.storage, f.name) for f in (obj.photo, obj.photo_thumb) if f and f.name]
+        obj.photo, obj.photo_thumb = "", ""
+
+        def delete() -> None:
+            for storage, name in files:
+                with contextlib.suppress(OSError):  # already gone: nothing to tidy
+                    storage.delete(name)
+
+        if files:
+            transaction.on_commit(delete)
+    if image is not None:
+        stem = uuid.uuid4().hex
+        obj.photo.save(f"{stem}.{image.ext}", ContentFile(image.data), save=False)
+        obj.photo_thumb.save(f"{stem}.{image.ext}", ContentFile(image.thumb), save=False)
+    new = obj.photo.name or None
+    return [old, new] if new != old else None

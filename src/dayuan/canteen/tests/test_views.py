@@ -316,6 +316,31 @@ def test_kitchen_is_for_operators_and_overseers_only(cw, lunch):
 # --- food safety and waste -----------------------------------------------------------------
 
 
+def test_a_log_list_is_paged(cw, clock):
+    """A year of fridge readings is thousands of rows: the list shows 50 a page."""
+    clock.at = LUNCH
+    canteen, unit = cw.canteens["a"], cw.fridges["a:chilled"]
+    worker = cw.user("vendor_worker")
+    TemperatureLog.objects.bulk_create(
+        TemperatureLog(
+            org=canteen.org,
+            canteen=canteen,
+            unit=unit,
+            temp_c=Decimal("4.0"),
+            recorded_at=LUNCH - timedelta(hours=i),
+            recorded_by=worker,
+        )
+        for i in range(1, 121)
+    )
+    k = browser(cw, "vendor_worker")
+    url = f"/canteen/kitchen/{canteen.pk}/temperatures/"
+    first = k.get(url).content.decode()
+    assert first.count('data-testid="row-') == 50 and 'data-testid="pager"' in first
+    assert "第 1 / 3 页，共 120 条" in first
+    last = k.get(url + "?page=3").content.decode()
+    assert last.count('data-testid="row-') == 20
+
+
 def test_temperature_and_disinfection_logs(cw, clock):
     clock.at = LUNCH
     k = browser(cw, "vendor_worker")

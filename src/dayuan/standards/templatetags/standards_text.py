@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.utils.translation import get_language, gettext_lazy, pgettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from ..indicators import INDICATORS
 from ..rules import RuleParamsError, parse_params
@@ -57,19 +57,21 @@ VAR_LABELS = {
     "summer_min_c": gettext_lazy("夏季空调温度下限"),
     "winter_max_c": gettext_lazy("冬季空调温度上限"),
 }
+# Words a variable name is read from (vars.min_temp_c → 最低温度); a context of their own,
+# since alone on a page the same words are titles.
 _TOKENS = {
-    "min": gettext_lazy("最低"),
-    "max": gettext_lazy("最高"),
-    "weight": gettext_lazy("重量"),
-    "temp": gettext_lazy("温度"),
-    "hours": gettext_lazy("时长"),
-    "minutes": gettext_lazy("时长"),
-    "seconds": gettext_lazy("时长"),
-    "days": gettext_lazy("天数"),
-    "count": gettext_lazy("数量"),
-    "rate": gettext_lazy("比率"),
-    "sample": gettext_lazy("留样"),
-    "keep": gettext_lazy("保存"),
+    "min": pgettext_lazy("rule variable", "最低"),
+    "max": pgettext_lazy("rule variable", "最高"),
+    "weight": pgettext_lazy("rule variable", "重量"),
+    "temp": pgettext_lazy("rule variable", "温度"),
+    "hours": pgettext_lazy("rule variable", "时长"),
+    "minutes": pgettext_lazy("rule variable", "时长"),
+    "seconds": pgettext_lazy("rule variable", "时长"),
+    "days": pgettext_lazy("rule variable", "天数"),
+    "count": pgettext_lazy("rule variable", "数量"),
+    "rate": pgettext_lazy("rule variable", "比率"),
+    "sample": pgettext_lazy("rule variable", "留样"),
+    "keep": pgettext_lazy("rule variable", "保存"),
 }
 _UNITS_SUFFIX = {"g", "c", "h", "s", "m3", "mg", "l", "kg", "w", "pct"}
 UNIT_LABELS = {
@@ -126,7 +128,9 @@ def var_label(name: str) -> str:
     if len(parts) > 1 and parts[-1] in _UNITS_SUFFIX:
         parts = parts[:-1]
     if parts and all(p in _TOKENS for p in parts):
-        return "".join(str(_TOKENS[p]) for p in parts)
+        # Chinese words join without a space (最低温度), English ones with one
+        sep = "" if (get_language() or "zh").startswith("zh") else " "
+        return sep.join(str(_TOKENS[p]) for p in parts)
     return name
 
 

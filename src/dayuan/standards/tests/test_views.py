@@ -358,3 +358,14 @@ def test_it_exports_the_compliance_table(client, world, built):
     assert rows[0][0] == "标准"
     assert rows[1][:3] == ("canteen-food", 1, "4.1")
     assert rows[1][4:] == ("关键", 4, 3, 1, 0, 0.75)
+
+
+def test_a_variable_label_reads_as_words_in_each_language():
+    from django.utils import translation
+
+    from dayuan.standards.templatetags.standards_text import var_label
+
+    with translation.override("zh-hans"):
+        assert var_label("min_temp_c") == "最低温度"
+    with translation.override("en"):
+        assert var_label("min_temp_c") == "minimum temperature"
