@@ -36,11 +36,9 @@ Prints the table of ``bench/run.py`` and merges ``bookings`` into
 from __future__ import annotations
 
 import json
-import os
 import random
 import statistics
 import sys
-import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -55,10 +53,6 @@ BATCH = 5000
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 EQUIPMENT = ([], ["projector"], ["projector", "screen"], ["projector", "screen", "video"])
 CAPACITY = (6, 8, 10, 12, 16, 20, 30, 50)
-
-
-def _say(message: str) -> None:
-    print(f"[bench] {message}", flush=True)
 
 
 # --- the worker (inside Django) -------------------------------------------------------
@@ -198,8 +192,7 @@ def seed(n_rooms: int, per_day: int, rng: random.Random) -> dict:
             for i in range(4)
         ]  # fmt: skip
     seconds = time.perf_counter() - started
-    with connection.cursor() as cur:
-        cur.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
+    common.analyze()
     return {
         "world": world,
         "setup": s,
@@ -224,61 +217,40 @@ def _client(user):
 
 def contention(world, rooms: list, threads: int, attempts: int, seed_value: int) -> dict:
     """``threads`` threads book overlapping ranges of four rooms on one day."""
-    from django.db import connections
-
     from dayuan.bookings.models import Booking
 
     day = datetime.now(SHANGHAI).date() + timedelta(days=400)
     base = datetime.combine(day, datetime.min.time(), SHANGHAI) + timedelta(hours=8)
     names = ["a_staff", "a_manager", "a_dispatcher", "a_admin", "a_inspector"]
     clients = [_client(world.user(names[i % len(names)])) for i in range(threads)]
-    latencies: list[float] = []
-    outcomes: dict[str, int] = {}
-    lock = threading.Lock()
-    barrier = threading.Barrier(threads)
 
-    def run(i: int) -> None:
+    def run(i: int, got: dict[str, int], mine: list[float]) -> None:
         rng = random.Random(seed_value + i)
-        mine: list[float] = []
-        got: dict[str, int] = {}
-        try:
-            barrier.wait(timeout=60)
-            for _ in range(attempts):
-                start = base + timedelta(minutes=15 * rng.randrange(0, 40))
-                body = {
-                    "room_id": rng.choice(rooms).pk,
-                    "start_at": start.isoformat(),
-                    "end_at": (start + timedelta(minutes=rng.choice((30, 60, 90)))).isoformat(),
-                    "title": "争用测试",
-                    "attendees": 5,
-                    "contact_phone": "13800000000",
-                }
-                t0 = time.perf_counter()
-                resp = clients[i].post(
-                    "/api/v1/bookings", json.dumps(body), content_type="application/json"
-                )
-                mine.append(time.perf_counter() - t0)
-                if resp.status_code == 201:
-                    key = "success"
-                elif resp.status_code == 409 and resp.json().get("code") == "room_taken":
-                    key = "room_taken"
-                else:
-                    key = f"error {resp.status_code} {resp.content[:120]!r}"
-                got[key] = got.get(key, 0) + 1
-        finally:
-            connections.close_all()
-            with lock:
-                latencies.extend(mine)
-                for k, v in got.items():
-                    outcomes[k] = outcomes.get(k, 0) + v
+        for _ in range(attempts):
+            start = base + timedelta(minutes=15 * rng.randrange(0, 40))
+            body = {
+                "room_id": rng.choice(rooms).pk,
+                "start_at": start.isoformat(),
+                "end_at": (start + timedelta(minutes=rng.choice((30, 60, 90)))).isoformat(),
+                "title": "争用测试",
+                "attendees": 5,
+                "contact_phone": "13800000000",
+            }
+            t0 = time.perf_counter()
+            resp = clients[i].post(
+                "/api/v1/bookings", json.dumps(body), content_type="application/json"
+            )
+            mine.append(time.perf_counter() - t0)
+            if resp.status_code == 201:
+                key = "success"
+            elif resp.status_code == 409 and resp.json().get("code") == "room_taken":
+                key = "room_taken"
+            else:
+                key = f"error {resp.status_code} {resp.content[:120]!r}"
+            got[key] = got.get(key, 0) + 1
 
-    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
-    started = time.perf_counter()
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    elapsed = time.perf_counter() - started
+    race = common.Contention(threads)
+    race.run(run)
     active = list(
         Booking.objects.filter(room__in=rooms, active=True)
         .order_by("room_id", "start_at")
@@ -290,32 +262,21 @@ def contention(world, rooms: list, threads: int, attempts: int, seed_value: int)
         for b in active[i + 1 :]
         if a[0] == b[0] and b[1] < a[2] and a[1] < b[2]
     )
-    n = len(latencies)
-    errors = {k: v for k, v in outcomes.items() if k.startswith("error")}
-    return {
-        "workload": f"book under contention ({threads} threads, 4 rooms)",
-        "endpoint": "POST /api/v1/bookings",
-        "requests": n,
-        "seconds": round(elapsed, 2),
-        "rps": round(n / elapsed, 1) if elapsed else 0.0,
-        **common.quantiles(latencies),
-        "errors": sum(errors.values()) + overlaps,
-        "successes": outcomes.get("success", 0),
-        "refused_room_taken": outcomes.get("room_taken", 0),
-        "active_bookings": len(active),
-        "overlaps": overlaps,
-        "error_kinds": errors,
-    }
+    return race.result(
+        f"book under contention ({threads} threads, 4 rooms)",
+        "POST /api/v1/bookings",
+        overlaps,
+        successes=race.outcomes.get("success", 0),
+        refused_room_taken=race.outcomes.get("room_taken", 0),
+        active_bookings=len(active),
+        overlaps=overlaps,
+    )
 
 
 def worker(
     n_rooms: int, per_day: int, threads: int, attempts: int, searches: int, seed_value: int
 ) -> dict:
-    import django
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dayuan.settings")
-    django.setup()
-
+    common.setup_django()
     rng = random.Random(seed_value)
     facts = seed(n_rooms, per_day, rng)
     world, first = facts.pop("world"), facts.pop("first")
@@ -369,11 +330,11 @@ def run_all(
     def after(db: str, facts: dict) -> None:
         for r in facts["results"]:
             if "overlaps" in r:
-                _say(
+                common.say(
                     f"{db}: {r['successes']} booked, {r['refused_room_taken']} refused "
                     f"(room_taken), overlaps {r['overlaps']}, errors {r['error_kinds'] or 0}"
                 )
-        _say(f"{db}: seeded {facts['seed']}")
+        common.say(f"{db}: seeded {facts['seed']}")
 
     return common.run_worker_per_db(
         "bookings",
@@ -381,9 +342,8 @@ def run_all(
         dbs,
         admin_url,
         keep,
-        lambda db: ["--rooms", str(rooms), "--per-day", str(per_day), "--threads",
-                    str(threads), "--attempts", str(attempts), "--searches", str(searches),
-                    "--seed", str(seed)],
+        lambda db: common.flags(rooms=rooms, per_day=per_day, threads=threads,
+                                attempts=attempts, searches=searches, seed=seed),
         lambda db: f"seed {rooms} rooms with a year of bookings and measure on {db}",
         rows=lambda facts: facts["seed"]["bookings"],
         after=after,

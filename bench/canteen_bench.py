@@ -50,11 +50,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 import secrets
 import sys
-import threading
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -71,10 +69,6 @@ RUSH_LIMIT_SECONDS = 300
 LIMITED = ("dongpo", "fish", "soup")  # eaten in; "box" is the take-away package
 # reserved per meal on a working day in canteen A (B about a quarter), fewer at weekends
 HISTORY_PER_MEAL = {"breakfast": 120, "lunch": 420, "dinner": 90}
-
-
-def _say(message: str) -> None:
-    print(f"[bench] {message}", flush=True)
 
 
 # --- the worker (inside Django) -------------------------------------------------------
@@ -231,7 +225,7 @@ def _week_ahead(cw, rush_day: date, staff: int, portions: int) -> object:
 
 
 def seed(staff: int, portions: int, history_days: int, rng: random.Random) -> dict:
-    from django.db import connection, transaction
+    from django.db import transaction
 
     from dayuan.canteen.tests.factories import build
     from dayuan.core.testing import build_world
@@ -245,8 +239,7 @@ def seed(staff: int, portions: int, history_days: int, rng: random.Random) -> di
         rush_day = datetime.now(SHANGHAI).date() + timedelta(days=2)
         rush = _week_ahead(cw, rush_day, staff, portions)
     seconds = time.perf_counter() - started
-    with connection.cursor() as cur:
-        cur.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
+    common.analyze()
     return {
         "world": world,
         "cw": cw,
@@ -289,7 +282,6 @@ def _plan(rush, rng: random.Random) -> list[dict]:
 
 def rush_hour(rush, tokens: list[str], threads: int, seed_value: int) -> dict:
     """Every person reserves once through the API, ``threads`` at a time."""
-    from django.db import connections
     from django.db.models import Sum
 
     from dayuan.canteen.choices import HOLDING
@@ -299,58 +291,39 @@ def rush_hour(rush, tokens: list[str], threads: int, seed_value: int) -> dict:
     plans = [_plan(rush, rng) for _ in tokens]
     queue = list(range(len(tokens)))
     rng.shuffle(queue)
-    latencies: list[float] = []
-    outcomes: dict[str, int] = {}
-    lock = threading.Lock()
-    barrier = threading.Barrier(threads)
+    race = common.Contention(threads)
 
-    def post(client, i: int, body: dict) -> tuple[int, dict]:
+    def post(client, i: int, body: dict, mine: list[float]) -> tuple[int, dict]:
         t0 = time.perf_counter()
         resp = client.post(
             "/api/v1/canteen/reservations", json.dumps(body), content_type="application/json",
             HTTP_AUTHORIZATION=f"Bearer {tokens[i]}", HTTP_IDEMPOTENCY_KEY=secrets.token_hex(16),
         )  # fmt: skip
-        elapsed = time.perf_counter() - t0
+        mine.append(time.perf_counter() - t0)
         try:
             data = resp.json()
         except ValueError:
             data = {"raw": resp.content[:120].decode(errors="replace")}
-        with lock:
-            latencies.append(elapsed)
         return resp.status_code, data
 
-    def run() -> None:
+    def run(_: int, got: dict[str, int], mine: list[float]) -> None:
         client = _client()
-        got: dict[str, int] = {}
-        try:
-            barrier.wait(timeout=60)
-            while True:
-                with lock:
-                    if not queue:
-                        break
-                    i = queue.pop()
-                status, data = post(client, i, plans[i])
-                if status == 409 and data.get("code") == "sold_out":
-                    got["sold_out"] = got.get("sold_out", 0) + 1
-                    status, data = post(client, i, {"menu_id": rush.pk, "kind": "eat_in"})
-                if status == 201:
-                    got["reserved"] = got.get("reserved", 0) + 1
-                else:
-                    key = f"error {status} {data.get('code') or data}"
-                    got[key] = got.get(key, 0) + 1
-        finally:
-            connections.close_all()
-            with lock:
-                for k, v in got.items():
-                    outcomes[k] = outcomes.get(k, 0) + v
+        while True:
+            with race.lock:
+                if not queue:
+                    break
+                i = queue.pop()
+            status, data = post(client, i, plans[i], mine)
+            if status == 409 and data.get("code") == "sold_out":
+                got["sold_out"] = got.get("sold_out", 0) + 1
+                status, data = post(client, i, {"menu_id": rush.pk, "kind": "eat_in"}, mine)
+            if status == 201:
+                got["reserved"] = got.get("reserved", 0) + 1
+            else:
+                key = f"error {status} {data.get('code') or data}"
+                got[key] = got.get(key, 0) + 1
 
-    workers = [threading.Thread(target=run) for _ in range(threads)]
-    started = time.perf_counter()
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    elapsed = time.perf_counter() - started
+    race.run(run)
 
     menu = Menu.objects.get(pk=rush.pk)
     holding = Reservation.objects.filter(menu=menu, status__in=HOLDING)
@@ -366,36 +339,26 @@ def rush_hour(rush, tokens: list[str], threads: int, seed_value: int) -> dict:
     distinct = holding.values("person_id").distinct().count()
     headcount_off = abs(menu.reserved_count - people)
     oversells = oversold + mismatched + headcount_off + (people - distinct)
-    n = len(latencies)
-    errors = {k: v for k, v in outcomes.items() if k.startswith("error")}
-    return {
-        "workload": f"noon rush ({len(tokens)} staff, {threads} threads)",
-        "endpoint": "POST /api/v1/canteen/reservations",
-        "requests": n,
-        "seconds": round(elapsed, 2),
-        "rps": round(n / elapsed, 1) if elapsed else 0.0,
-        **common.quantiles(latencies),
-        "errors": sum(errors.values()) + oversells + (len(tokens) - people),
-        "reserved": outcomes.get("reserved", 0),
-        "holding": people,
-        "refused_sold_out": outcomes.get("sold_out", 0),
-        "portions": {it.dish.name: [it.sold, it.portions] for it in items},
-        "oversold_portions": oversold,
-        "items_sold_vs_lines_mismatch": mismatched,
-        "headcount_mismatch": headcount_off,
-        "oversells": oversells,
-        "fits_in_5_minutes": elapsed <= RUSH_LIMIT_SECONDS,
-        "error_kinds": errors,
-    }
+    return race.result(
+        f"noon rush ({len(tokens)} staff, {threads} threads)",
+        "POST /api/v1/canteen/reservations",
+        oversells + (len(tokens) - people),
+        reserved=race.outcomes.get("reserved", 0),
+        holding=people,
+        refused_sold_out=race.outcomes.get("sold_out", 0),
+        portions={it.dish.name: [it.sold, it.portions] for it in items},
+        oversold_portions=oversold,
+        items_sold_vs_lines_mismatch=mismatched,
+        headcount_mismatch=headcount_off,
+        oversells=oversells,
+        fits_in_5_minutes=race.elapsed <= RUSH_LIMIT_SECONDS,
+    )
 
 
 def worker(
     staff: int, portions: int, threads: int, history_days: int, reads: int, seed_value: int
 ) -> dict:
-    import django
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dayuan.settings")
-    django.setup()
+    common.setup_django()
 
     from dayuan.accounts.services import issue_token
 
@@ -458,14 +421,14 @@ def run_all(
 ) -> dict:
     def after(db: str, facts: dict) -> None:
         r = facts["results"][0]
-        _say(
+        common.say(
             f"{db}: noon rush {r['reserved']} reserved of {facts['seed']['staff']} in "
             f"{r['seconds']}s ({r['rps']} req/s; fits in 5 minutes: {r['fits_in_5_minutes']}), "
             f"{r['refused_sold_out']} refused sold_out, oversells {r['oversells']}, "
             f"errors {r['error_kinds'] or 0}"
         )
-        _say(f"{db}: portions sold/limit {r['portions']}")
-        _say(f"{db}: seeded {facts['seed']}")
+        common.say(f"{db}: portions sold/limit {r['portions']}")
+        common.say(f"{db}: seeded {facts['seed']}")
 
     return common.run_worker_per_db(
         "canteen",
@@ -473,9 +436,8 @@ def run_all(
         dbs,
         admin_url,
         keep,
-        lambda db: ["--staff", str(staff), "--portions", str(portions), "--threads",
-                    str(threads), "--history-days", str(history_days), "--reads", str(reads),
-                    "--seed", str(seed)],
+        lambda db: common.flags(staff=staff, portions=portions, threads=threads,
+                                history_days=history_days, reads=reads, seed=seed),
         lambda db: f"seed {history_days} days of meals, {staff} staff, rush and reads on {db}",
         rows=lambda facts: facts["seed"]["reservations"],
         after=after,

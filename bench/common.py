@@ -1,9 +1,11 @@
-"""What the sub-benches (standards, work orders, inspections, assessment, bookings) share.
+"""What the sub-benches (standards, work orders, inspections, assessment, bookings,
+canteen) share.
 
-The worker side (inside Django): ``quantiles`` and ``measure``. The driver side:
+The worker side (inside Django): ``setup_django``, ``analyze``, ``quantiles``,
+``measure`` and ``Contention`` (threads racing for the same rows). The driver side:
 ``run_worker_per_db`` (a scratch database per database, ``dayuan migrate``, the bench's
 module as a ``--worker`` subprocess, its last line of JSON) and the command line
-(``sub_bench_parser``, ``parse_args``, ``print_worker``, ``run_and_report``). Nothing
+(``sub_bench_parser``, ``parse_args``, ``flags``, ``print_worker``, ``run_and_report``). Nothing
 here imports Django or httpx at import time.
 """
 
@@ -12,8 +14,10 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import os
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -27,6 +31,22 @@ def say(message: str) -> None:
 
 
 # --- the worker (inside Django) -------------------------------------------------------
+
+
+def setup_django() -> None:
+    """The worker's first step: Django with the settings of the scratch database."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dayuan.settings")
+    django.setup()
+
+
+def analyze() -> None:
+    """Fresh planner statistics after seeding (``VACUUM ANALYZE`` on PostgreSQL)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
 
 
 def quantiles(values: list[float]) -> dict:
@@ -59,6 +79,63 @@ def measure(name: str, endpoint: str, fn: Callable[[int], bool], n: int) -> dict
         **quantiles(latencies),
         "errors": errors,
     }
+
+
+class Contention:
+    """``threads`` threads let go at once (a barrier), each on its own database connection
+    (closed when it ends), their latencies and outcome counts gathered under ``lock``."""
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self.lock = threading.Lock()
+        self.latencies: list[float] = []
+        self.outcomes: dict[str, int] = {}
+        self.elapsed = 0.0
+
+    def run(self, body: Callable[[int, dict[str, int], list[float]], None]) -> None:
+        """``body(i, got, mine)`` in thread ``i``: it counts its outcomes in ``got`` and its
+        latencies in ``mine``; ``elapsed`` is from the start to the last thread's end."""
+        from django.db import connections
+
+        barrier = threading.Barrier(self.threads)
+
+        def thread(i: int) -> None:
+            got: dict[str, int] = {}
+            mine: list[float] = []
+            try:
+                barrier.wait(timeout=60)
+                body(i, got, mine)
+            finally:
+                connections.close_all()
+                with self.lock:
+                    self.latencies.extend(mine)
+                    for k, v in got.items():
+                        self.outcomes[k] = self.outcomes.get(k, 0) + v
+
+        workers = [threading.Thread(target=thread, args=(i,)) for i in range(self.threads)]
+        started = time.perf_counter()
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        self.elapsed = time.perf_counter() - started
+
+    def result(self, workload: str, endpoint: str, failures: int = 0, **facts: object) -> dict:
+        """A row like ``measure``'s; ``errors`` counts the ``error …`` outcomes plus
+        ``failures`` (what the check afterwards found), ``facts`` follow it."""
+        n = len(self.latencies)
+        errors = {k: v for k, v in self.outcomes.items() if k.startswith("error")}
+        return {
+            "workload": workload,
+            "endpoint": endpoint,
+            "requests": n,
+            "seconds": round(self.elapsed, 2),
+            "rps": round(n / self.elapsed, 1) if self.elapsed else 0.0,
+            **quantiles(self.latencies),
+            "errors": sum(errors.values()) + failures,
+            **facts,
+            "error_kinds": errors,
+        }
 
 
 # --- the driver -----------------------------------------------------------------------
@@ -143,6 +220,11 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argpa
 
     sub_bench_options(parser)
     return parser.parse_args(argv)
+
+
+def flags(**options: object) -> list[str]:
+    """The worker's command line: ``--per-day 2`` for ``per_day=2``."""
+    return [a for k, v in options.items() for a in (f"--{k.replace('_', '-')}", str(v))]
 
 
 def dbs_of(choice: str) -> list[str]:

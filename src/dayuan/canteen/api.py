@@ -57,6 +57,7 @@ ERRORS = {403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_MENU_DAYS = 31  # a menu list covers at most a month
 DEFAULT_PERIOD_DAYS = 30
+MAX_NO_SHOW_PEOPLE = 1000
 
 
 def _name(user: Any) -> str | None:
@@ -1006,8 +1007,41 @@ def _batch_detail(user: Any, pk: int) -> VoucherBatch:
     return b
 
 
-def _logs(request: HttpRequest, kind: str, canteen_id: int, start: Any, end: Any) -> Any:
-    return queries.safety_logs(request.auth, kind, canteen_id=canteen_id, start=start, end=end)
+def _log_list(segment: str, out: type[Schema]) -> None:
+    """``GET /canteens/{id}/<segment>``: one of the canteen's logs by ``start``–``end``,
+    paged (``queries.safety_logs`` knows the log as ``segment`` with underscores). The
+    view is named ``list_<log>`` before it is routed: the operation id, summary and URL
+    name come from that name, as for the other endpoints."""
+    kind = segment.replace("-", "_")
+
+    def view(
+        request: HttpRequest, canteen_id: int, start: date | None = None, end: date | None = None
+    ):
+        return queries.safety_logs(request.auth, kind, canteen_id=canteen_id, start=start, end=end)
+
+    view.__name__ = view.__qualname__ = f"list_{kind}"
+    router.get(f"/canteens/{{int:canteen_id}}/{segment}", response=list[out])(paginate(Page)(view))
+
+
+def _versioned(data: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """An update's fields and, apart, the ``version`` it was read at."""
+    version = data.pop("version")
+    return data, version
+
+
+def _record_in(request: HttpRequest, canteen_id: int, record: Any, **fields: Any) -> Status:
+    """``record(actor=…, canteen_id=…, **fields)`` once the caller sees the canteen (404
+    first, never a 403), answered 201."""
+    queries.canteen(request.auth, canteen_id)
+    return Status(201, record(actor=request.auth, canteen_id=canteen_id, **fields))
+
+
+def _canteen_owning(request: HttpRequest, canteen_id: int, related: str, pk: int) -> None:
+    """404 unless the caller sees the canteen and ``pk`` is one of its ``related`` (its
+    cold units, its food handlers)."""
+    c = queries.canteen(request.auth, canteen_id)
+    if not getattr(c, related).filter(pk=pk).exists():
+        raise NotFound()
 
 
 def _file(content: bytes, content_type: str, name: str) -> HttpResponse:
@@ -1046,8 +1080,7 @@ def get_canteen(request: HttpRequest, canteen_id: int):
 def update_canteen(request: HttpRequest, canteen_id: int, payload: CanteenUpdateIn):
     """Change a canteen's settings (managers); fields left out keep their value."""
     queries.canteen(request.auth, canteen_id)
-    data = payload.dict(exclude_unset=True)
-    version = data.pop("version")
+    data, version = _versioned(payload.dict(exclude_unset=True))
     services.save_canteen(actor=request.auth, canteen_id=canteen_id, data=data, version=version)
     return _canteen_detail(request.auth, canteen_id)
 
@@ -1134,8 +1167,7 @@ def get_dish(request: HttpRequest, dish_id: int):
 def update_dish(request: HttpRequest, dish_id: int, payload: DishUpdateIn):
     """Change a dish (managers); fields left out keep their value."""
     queries.dish(request.auth, dish_id)
-    data = payload.data(partial=True)
-    version = data.pop("version")
+    data, version = _versioned(payload.data(partial=True))
     services.save_dish(actor=request.auth, dish_id=dish_id, data=data, version=version)
     return queries.dish(request.auth, dish_id)
 
@@ -1438,58 +1470,38 @@ def remove_sample(request: HttpRequest, sample_id: int):
     return queries.safety_log(request.auth, "samples", sample_id)
 
 
-@router.get("/canteens/{int:canteen_id}/temperatures", response=list[TemperatureOut])
-@paginate(Page)
-def list_temperatures(
-    request: HttpRequest, canteen_id: int, start: date | None = None, end: date | None = None
-):
-    return _logs(request, "temperatures", canteen_id, start, end)
+_log_list("temperatures", TemperatureOut)
 
 
 @router.post("/canteens/{int:canteen_id}/temperatures", response={201: TemperatureOut, **ERRORS})
 def record_temperature(request: HttpRequest, canteen_id: int, payload: TemperatureIn):
     """A fridge or freezer reading; out of range it is kept and a finding opened."""
-    c = queries.canteen(request.auth, canteen_id)
-    if not c.cold_units.filter(pk=payload.unit_id).exists():
-        raise NotFound()
+    _canteen_owning(request, canteen_id, "cold_units", payload.unit_id)
     return Status(201, safety.record_temperature(actor=request.auth, **payload.dict()))
 
 
-@router.get("/canteens/{int:canteen_id}/disinfections", response=list[DisinfectionOut])
-@paginate(Page)
-def list_disinfections(
-    request: HttpRequest, canteen_id: int, start: date | None = None, end: date | None = None
-):
-    return _logs(request, "disinfections", canteen_id, start, end)
+_log_list("disinfections", DisinfectionOut)
 
 
 @router.post("/canteens/{int:canteen_id}/disinfections", response={201: DisinfectionOut, **ERRORS})
 def record_disinfection(request: HttpRequest, canteen_id: int, payload: DisinfectionIn):
     """餐用具消毒: what the method must reach is JG-ST C3's (422 ``rule_refused``)."""
-    queries.canteen(request.auth, canteen_id)
-    d = safety.record_disinfection(actor=request.auth, canteen_id=canteen_id, **payload.fields())
-    return Status(201, d)
+    return _record_in(request, canteen_id, safety.record_disinfection, **payload.fields())
 
 
-@router.get("/canteens/{int:canteen_id}/receiving", response=list[ReceivingOut])
-@paginate(Page)
-def list_receiving(
-    request: HttpRequest, canteen_id: int, start: date | None = None, end: date | None = None
-):
-    return _logs(request, "receiving", canteen_id, start, end)
+_log_list("receiving", ReceivingOut)
 
 
 @router.post("/canteens/{int:canteen_id}/receiving", response={201: ReceivingOut, **ERRORS})
 def record_receiving(request: HttpRequest, canteen_id: int, payload: ReceivingIn):
     """进货查验 (JG-ST C12): supplier, certificate, batch, shelf life."""
-    queries.canteen(request.auth, canteen_id)
-    r = safety.record_receiving(
-        actor=request.auth,
-        canteen_id=canteen_id,
+    return _record_in(
+        request,
+        canteen_id,
+        safety.record_receiving,
         data=payload.fields(),
         recorded_at=payload.recorded_at,
     )
-    return Status(201, r)
 
 
 @router.get("/canteens/{int:canteen_id}/handlers", response=list[HandlerOut])
@@ -1501,9 +1513,7 @@ def list_handlers(request: HttpRequest, canteen_id: int, active: bool | None = N
 
 @router.post("/canteens/{int:canteen_id}/handlers", response={201: HandlerOut, **ERRORS})
 def create_handler(request: HttpRequest, canteen_id: int, payload: HandlerIn):
-    queries.canteen(request.auth, canteen_id)
-    h = safety.save_handler(actor=request.auth, canteen_id=canteen_id, data=payload.dict())
-    return Status(201, h)
+    return _record_in(request, canteen_id, safety.save_handler, data=payload.dict())
 
 
 @router.put("/handlers/{int:handler_id}", response={200: HandlerOut, **ERRORS})
@@ -1511,63 +1521,44 @@ def update_handler(request: HttpRequest, handler_id: int, payload: HandlerUpdate
     """Change a food handler or renew their certificate; fields left out keep their
     value."""
     queries.food_handler(request.auth, handler_id)
-    data = payload.dict(exclude_unset=True)
-    version = data.pop("version")
+    data, version = _versioned(payload.dict(exclude_unset=True))
     safety.save_handler(actor=request.auth, handler_id=handler_id, data=data, version=version)
     return queries.food_handler(request.auth, handler_id)
 
 
-@router.get("/canteens/{int:canteen_id}/health-checks", response=list[HealthCheckOut])
-@paginate(Page)
-def list_health_checks(
-    request: HttpRequest, canteen_id: int, start: date | None = None, end: date | None = None
-):
-    return _logs(request, "health_checks", canteen_id, start, end)
+_log_list("health-checks", HealthCheckOut)
 
 
 @router.post("/canteens/{int:canteen_id}/health-checks", response={201: HealthCheckOut, **ERRORS})
 def record_health_check(request: HttpRequest, canteen_id: int, payload: HealthCheckIn):
     """晨检: refused (JG-ST C7) when the handler's health certificate has expired; an
     unwell handler is recorded as failed and the kitchen told."""
-    c = queries.canteen(request.auth, canteen_id)
-    if not c.handlers.filter(pk=payload.handler_id).exists():
-        raise NotFound()
+    _canteen_owning(request, canteen_id, "handlers", payload.handler_id)
     return Status(201, safety.record_health_check(actor=request.auth, **payload.dict()))
 
 
 # --- waste ------------------------------------------------------------------------------
 
 
-@router.get("/canteens/{int:canteen_id}/waste", response=list[WasteOut])
-@paginate(Page)
-def list_waste(
-    request: HttpRequest, canteen_id: int, start: date | None = None, end: date | None = None
-):
-    return _logs(request, "waste", canteen_id, start, end)
+_log_list("waste", WasteOut)
 
 
 @router.post("/canteens/{int:canteen_id}/waste", response={201: WasteOut, **ERRORS})
 def record_waste(request: HttpRequest, canteen_id: int, payload: WasteIn):
     """A weighing (kitchen waste, tray returns, unsold, trimmings), JG-ST C10."""
-    queries.canteen(request.auth, canteen_id)
-    w = waste.record_waste(
-        actor=request.auth,
-        canteen_id=canteen_id,
+    return _record_in(
+        request,
+        canteen_id,
+        waste.record_waste,
         day=payload.day,
         kind=payload.kind.value,
         weight_kg=payload.weight_kg,
         meal=payload.meal.value if payload.meal else "",
         recorded_at=payload.recorded_at,
     )
-    return Status(201, w)
 
 
-@router.get("/canteens/{int:canteen_id}/waste-days", response=list[WasteDayOut])
-@paginate(Page)
-def list_waste_days(
-    request: HttpRequest, canteen_id: int, start: date | None = None, end: date | None = None
-):
-    return _logs(request, "waste_days", canteen_id, start, end)
+_log_list("waste-days", WasteDayOut)
 
 
 @router.post("/canteens/{int:canteen_id}/waste-days", response={200: WasteDayOut, **ERRORS})
@@ -1593,6 +1584,59 @@ def dashboard(
     over the canteens the caller oversees, manages or operates."""
     start, end = _period(start, end)
     return queries.dashboard(request.auth, start, end, canteen_id=canteen_id)
+
+
+class NoShowPersonOut(Schema):
+    person_id: int
+    name: str
+    org_name: str | None
+    reservations: int
+    served: int
+    no_shows: int
+    rate: float | None  # no-shows ÷ (served + no-shows)
+
+
+class NoShowMealOut(Schema):
+    menu_id: int
+    canteen_id: int
+    canteen_name: str
+    day: date
+    meal: str
+    label: str
+    status: str
+    reservations: int
+    served: int
+    no_shows: int
+    rate: float | None
+
+
+class NoShowsOut(Schema):
+    start: date
+    end: date
+    by_person: list[NoShowPersonOut]
+    by_meal: list[NoShowMealOut]
+    totals: dict[str, Any]
+
+
+@router.get("/no-shows", response={200: NoShowsOut, 404: ErrorOut, 422: ErrorOut})
+def no_shows(
+    request: HttpRequest,
+    start: date | None = None,
+    end: date | None = None,
+    canteen_id: int | None = None,
+    limit: int = 100,
+):
+    """未就餐: no-shows per person (the most first, at most ``limit``) and per meal over
+    the canteens the caller oversees, manages or operates (default: the last 30 days)."""
+    if not 1 <= limit <= MAX_NO_SHOW_PEOPLE:
+        raise InvalidInput(
+            _("limit 须在 1 至 %(max)s 之间。") % {"max": MAX_NO_SHOW_PEOPLE},
+            code="bad_limit",
+            field="limit",
+        )
+    start, end = _period(start, end)
+    data = queries.no_shows(request.auth, start, end, canteen_id=canteen_id)
+    return {**data, "by_person": data["by_person"][:limit]}
 
 
 @router.get("/export.xlsx", response={200: None, 404: ErrorOut, 422: ErrorOut})

@@ -205,7 +205,7 @@ def _int(value: Any) -> int | None:
         return None
     try:
         n = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: float("inf")
         return None
     return n if n == value or isinstance(value, str) else None
 
@@ -546,6 +546,22 @@ def _voucher_codes(menu: Menu, count: int) -> list[str]:
     return sorted(codes)
 
 
+def _check_meeting_total(menu: Menu, booking: Any, n: int) -> None:
+    """A meeting's vouchers for one meal, over every batch, never outnumber its
+    attendees. Run after the menu's row is taken (``_take_places``), so two organisers
+    issuing at once are counted one after the other."""
+    issued = Voucher.objects.filter(batch__booking=booking, menu=menu).exclude(status=V.VOID)
+    already = issued.count()
+    if already + n > booking.attendees:
+        raise InvalidInput(
+            _("该会议本餐次已发放 %(m)s 张餐券，合计不能多于参会人数（%(n)s 人）。")
+            % {"m": already, "n": booking.attendees},
+            code="too_many_vouchers",
+            field="count",
+            limit=booking.attendees - already,
+        )
+
+
 @audited("canteen.issue_vouchers")
 def issue_vouchers(
     *,
@@ -618,6 +634,8 @@ def issue_vouchers(
                 ).first()
             ):
                 raise _Found(found)
+            if booking is not None:
+                _check_meeting_total(menu, booking, n)
             batch = _insert_batch(
                 actor,
                 {

@@ -34,6 +34,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from dayuan.accounts.choices import Role
 from dayuan.accounts.models import User
@@ -215,7 +216,10 @@ def _instant(value: Any, field: str, now: datetime) -> datetime:
     """When something was done: an aware datetime (or ISO text), not in the future."""
     if value is None:
         return now
-    parsed = parse_datetime(value) if isinstance(value, str) else value
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else value
+    except ValueError:  # well formed but no such time: 02-30, 25:00
+        parsed = None
     if not isinstance(parsed, datetime):
         raise InvalidInput(_("时间无效。"), code="bad_time", field=field)
     if timezone.is_naive(parsed):
@@ -661,7 +665,11 @@ def run_remind_sample_removal(now: datetime | None = None) -> int:
                 actor=None,
                 title=_("留样到期待清理：%(meal)s") % {"meal": what},
                 body=_("%(canteen)s %(meal)s 的留样已满保存时限，请清理并登记：%(dishes)s")
-                % {"canteen": menu.canteen.name, "meal": what, "dishes": "、".join(dishes)},
+                % {
+                    "canteen": menu.canteen.name,
+                    "meal": what,
+                    "dishes": pgettext("list separator", "、").join(dishes),
+                },
                 obj=menu,
                 key=f"canteen:sample:{claimed[0]}:due",
                 payload={"menu_id": menu.pk, "samples": claimed},
@@ -717,7 +725,7 @@ def _check_menu_samples(menu_id: int, now: datetime) -> bool:
             )
         engine.store_judgments(rows)
         what = f"{menu.day:%Y-%m-%d} {menu.get_meal_display()}"
-        dishes = "、".join(item.dish.name for item in missing)
+        dishes = pgettext("list separator", "、").join(item.dish.name for item in missing)
         description = _(
             "%(canteen)s %(meal)s 未留样：%(dishes)s（%(standard)s 第 %(clause)s 条）"
         ) % {

@@ -27,7 +27,7 @@ from django.db.models import F, ProtectedError, Sum, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 
 from dayuan.audit.log import audited, diff, record, snapshot
 from dayuan.core import policy
@@ -40,7 +40,6 @@ from dayuan.workorders import photos as photo_files
 
 from . import events, queries
 from .choices import (
-    HOLDING,
     KITCHEN_TAG,
     MEAL_ORDER,
     Allergen,
@@ -196,7 +195,8 @@ def _data(data: Mapping[str, Any] | None, allowed: frozenset[str]) -> dict[str, 
     unknown = sorted(str(k) for k in data if k not in allowed)
     if unknown:
         raise InvalidInput(
-            _("未知字段：%(fields)s。") % {"fields": "、".join(unknown)},
+            _("未知字段：%(fields)s。")
+            % {"fields": pgettext("list separator", "、").join(unknown)},
             code="unknown_field",
             field=unknown[0],
         )
@@ -208,7 +208,7 @@ def _int(value: Any, field: str, low: int, high: int, *, code: str = "out_of_ran
     if not isinstance(value, bool):
         try:
             n = int(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: float("inf")
             n = None
         if isinstance(value, float) and n != value:
             n = None
@@ -284,7 +284,8 @@ def _choices(values: Any, allowed: Sequence[str], field: str, code: str) -> list
     unknown = [v for v in wanted if v not in allowed]
     if unknown:
         raise InvalidInput(
-            _("无效的值：%(values)s。") % {"values": "、".join(unknown)},
+            _("无效的值：%(values)s。")
+            % {"values": pgettext("list separator", "、").join(unknown)},
             code=code,
             field=field,
             values=unknown,
@@ -956,7 +957,7 @@ def copy_menus(
 
 @audited("canteen.cancel_menu")
 def cancel_menu(*, actor: Any, menu_id: int, reason: str, now: datetime | None = None) -> Menu:
-    """Call a meal off before serving starts: every reservation holding a place is
+    """Call a meal off before serving starts: every reservation not yet served is
     cancelled (its portions and its place given back; amounts stop counting), unused
     vouchers are voided, and the people who reserved or issued them are told why."""
     now = _now(now)
@@ -966,10 +967,12 @@ def cancel_menu(*, actor: Any, menu_id: int, reason: str, now: datetime | None =
         raise Conflict(_("该餐已开始供应，不能取消。"), code="meal_started")
     reason = clean_text(reason, "reason", _("取消原因"), 200)
     before = snapshot(menu, MENU_FIELDS)
+    # Still to be served only: the counter opens before serve_start, and a meal already
+    # handed over stays served (its portions and its place stay taken).
     holding = list(
         Reservation.objects.select_for_update(of=("self",))
         .select_related("person", "person_org")
-        .filter(menu=menu, status__in=HOLDING)
+        .filter(menu=menu, status=ReservationStatus.RESERVED)
         .order_by("pk")
     )
     ids = [r.pk for r in holding]

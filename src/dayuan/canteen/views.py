@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timedelta
+from functools import wraps
 from typing import Any
 
 from django.contrib import messages
@@ -28,10 +29,11 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from dayuan.bookings import queries as bookings_queries
-from dayuan.core.errors import DomainError, NotFound
+from dayuan.core.errors import DomainError, InvalidInput, NotFound
 from dayuan.core.files import private_file
 from dayuan.core.pages import apply_error, refusal
 from dayuan.core.periods import Period
@@ -81,7 +83,9 @@ RATING_DAYS = 7  # a served diner may rate the meal's dishes for a week
 RATINGS_SHOWN = 50  # comments on a dish's page
 QR_SCALE = 8  # pixels per module of the pickup QR code: about 200 px, easy to scan
 PAGE_SIZE = 50  # rows of a log or voucher list on one page
+NO_SHOW_PEOPLE = 20  # the dashboard lists the people who missed most meals
 CERTIFICATE_WARNING_DAYS = 30  # a health certificate this close to expiry is flagged
+MIN_DAY, MAX_DAY = date(2000, 1, 1), date(2099, 12, 31)  # the days a page's ?day= may name
 
 
 # --- common --------------------------------------------------------------------------
@@ -191,13 +195,60 @@ def _attempt_form(request: HttpRequest, form: Any, invalid: str, done: str, call
     return _attempt(request, done, call)
 
 
+class BadParam(InvalidInput):
+    """A page's query parameter that cannot be read: the page answers 400 with the
+    code and the message (``refuses_bad_params``), nothing is read or written."""
+
+    status = 400
+
+
+def refuses_bad_params(view: Any) -> Any:
+    """A ``BadParam`` raised while reading the request is a 400 page, not a 500."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except BadParam as exc:
+            return _render(
+                request,
+                "canteen/bad_request.html",
+                {"message": _message(exc), "code": exc.code, "tab": ""},
+                status=exc.status,
+            )
+
+    return wrapper
+
+
+def _parse_day(value: str | None) -> date | None:
+    """A local day ``YYYY-MM-DD`` within the years the pages show; None when it is not
+    one (malformed, impossible like 02-30, or out of range)."""
+    try:
+        day = parse_date((value or "").strip())
+    except ValueError:
+        return None
+    if day is None or not MIN_DAY <= day <= MAX_DAY:
+        return None
+    return day
+
+
 def _day_param(request: HttpRequest, default: date | None = None) -> date:
-    return parse_date(request.GET.get("day") or "") or default or _today()
+    raw = request.GET.get("day") or ""
+    if not raw:
+        return default or _today()
+    day = _parse_day(raw)
+    if day is None:
+        raise BadParam(
+            _("日期无效：请使用 YYYY-MM-DD 格式的有效日期。"), code="bad_day", field="day"
+        )
+    return day
 
 
 def _int_param(request: HttpRequest, name: str) -> int | None:
     value = request.GET.get(name) or ""
-    return int(value) if value.isdigit() else None
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:
+        return None
+    return int(value)
 
 
 def _labels(values: Any, choices: Any) -> list[str]:
@@ -243,6 +294,7 @@ def _menu_items(menu: Any) -> list[Any]:
 
 
 @login_required
+@refuses_bad_params
 def home(request: HttpRequest) -> HttpResponse:
     """食堂: the chosen canteen's menus of a day (today by default; 明日 one tap away),
     meal by meal, with the dish cards and the user's reservation for each meal."""
@@ -646,6 +698,7 @@ def _counts(user: Any, canteen: Any, day: date) -> list[Any]:
 
 
 @login_required
+@refuses_bad_params
 def kitchen(request: HttpRequest, cid: int) -> HttpResponse:
     """后厨: today's and tomorrow's counts per meal (eat-in, take-away by pickup slot,
     vouchers, portions per dish) with the forecast of diners and its measured error;
@@ -728,7 +781,9 @@ def hand_over(request: HttpRequest, cid: int) -> HttpResponse:
 
 def _handover_text(result: Any) -> str:
     """The counter's answer as a message (without HTMX)."""
-    lines = "、".join(f"{line.dish} × {line.quantity}" for line in result.lines)
+    lines = pgettext("list separator", "、").join(
+        f"{line.dish} × {line.quantity}" for line in result.lines
+    )
     if result.kind == "voucher":
         return _("餐券有效，请放行。")
     return _("已取餐：%(lines)s") % {"lines": lines or _("堂食，现场自选")}
@@ -1053,7 +1108,13 @@ def waste_evaluate(request: HttpRequest, cid: int) -> HttpResponse:
     """每日浪费评估 of a day: the weighings per diner, judged by the standard."""
     user = request.user
     canteen = _kitchen_canteen(user, cid)
-    day = parse_date(request.POST.get("day") or "") or _today()
+    raw = request.POST.get("day") or ""
+    day = _parse_day(raw) if raw else _today()
+    if day is None:  # never another day than the one asked for
+        _fail(
+            request, InvalidInput(_("日期无效：请使用 YYYY-MM-DD 格式的有效日期。"), code="bad_day")
+        )
+        return redirect("canteen:waste", cid=canteen.pk)
     _attempt(
         request,
         _("当日浪费评估已更新。"),
@@ -1211,6 +1272,7 @@ def _week_start(day: date) -> date:
 
 
 @login_required
+@refuses_bad_params
 def menu_week(request: HttpRequest, cid: int) -> HttpResponse:
     """菜单: a week of meals (draft, published, closed, cancelled) to edit, publish,
     cancel, and copy a day to another."""
@@ -1248,6 +1310,7 @@ def menu_week(request: HttpRequest, cid: int) -> HttpResponse:
 
 
 @login_required
+@refuses_bad_params
 def menu_edit(request: HttpRequest, cid: int) -> HttpResponse:
     """A meal's menu (``?day=&meal=``): the dishes, their portions, per-person limits
     and prices; save as draft, then publish."""
@@ -1478,6 +1541,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "data": data,
             "chart": _chart(data),
             "ranking": queries.best_worst_dishes(user, week, limit=5),
+            "no_shows": _or_404(queries.no_shows, user, period.since, period.until, canteen_id=cid)[
+                "by_person"
+            ][:NO_SHOW_PEOPLE],
             "week": week,
             "form": PeriodForm(
                 initial={"since": period.since, "until": period.until, "canteen": cid},

@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
@@ -29,6 +30,7 @@ from .choices import Meal, RecordType, WasteKind
 from .models import Canteen, Menu, WasteDay, WasteLog
 from .safety import open_kitchen_finding
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAX_WEIGHT_KG = Decimal(5000)
 # A weighing may be entered a little ahead of the server's clock (a phone's clock).
 CLOCK_SKEW = timedelta(minutes=5)
@@ -109,6 +111,10 @@ def record_waste(
         raise InvalidInput(_("餐次无效。"), code="bad_meal")
     weight = _weight(weight_kg)
     at = recorded_at or now
+    if not isinstance(at, datetime):
+        raise InvalidInput(_("时间无效。"), code="bad_time")
+    if timezone.is_naive(at):  # a local (Asia/Shanghai) time, as the kitchen reads it
+        at = at.replace(tzinfo=SHANGHAI)
     if at > now + CLOCK_SKEW:
         raise InvalidInput(_("记录时间不能晚于当前时间。"), code="bad_time")
     _check_day(day, now)

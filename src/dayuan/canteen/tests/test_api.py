@@ -514,6 +514,37 @@ def test_waste_kitchen_dashboard_and_export(cw, api, lunch, clock):
     error(manager.get(f"{API}/export.xlsx"), 422, "validation_error")  # a file states its period
 
 
+def test_no_shows_per_person_and_per_meal(cw, api, lunch, clock):
+    """After the meal closes, whoever did not come is counted, per person and per meal;
+    only staff of the canteen see the figures, county B sees none of A's."""
+    a = cw.canteens["a"].pk
+    reserve(api(cw.user("a_staff")), lunch)
+    reserve(api(cw.user("a_manager")), lunch)
+    code = Reservation.objects.get(person=cw.user("a_manager")).pickup_code
+    clock.now = at(2026, 12, 8, 12, 0)
+    worker = api(cw.user("vendor_worker"))
+    assert worker.post(f"{API}/canteens/{a}/hand-over", {"code": code}).status_code == 200
+    assert worker.post(f"{API}/menus/{lunch.pk}/close", {"walk_ins": 3}).status_code == 200
+    got = api(cw.user("a_manager")).get(f"{API}/no-shows?start=2026-12-01&end=2026-12-08")
+    assert got.status_code == 200, got.content
+    body = got.json()
+    assert [(p["name"], p["no_shows"], p["rate"]) for p in body["by_person"]] == [
+        (cw.user("a_staff").display_name, 1, 1.0)
+    ]
+    meal = body["by_meal"][0]
+    assert (meal["menu_id"], meal["served"], meal["no_shows"], meal["rate"]) == (
+        lunch.pk,
+        1,
+        1,
+        0.5,
+    )
+    assert body["totals"]["no_shows"] == 1
+    other = api(cw.user("b_manager")).get(f"{API}/no-shows?start=2026-12-01&end=2026-12-08")
+    assert other.json()["by_person"] == [] and other.json()["by_meal"] == []
+    error(api(cw.user("b_manager")).get(f"{API}/no-shows?canteen_id={a}"), 404, "not_found")
+    error(api(cw.user("a_manager")).get(f"{API}/no-shows?limit=0"), 422, "bad_limit")
+
+
 def test_dish_photo_upload_serve_and_remove(cw, api, settings, tmp_path):
     from dayuan.workorders.tests.core_factories import gps_jpeg, upload
 

@@ -590,6 +590,28 @@ def test_dashboard_and_export(cw, lunch):
     assert b.get("/canteen/dashboard/", {"canteen": cw.canteens["a"].pk}).status_code == 404
 
 
+def test_dashboard_names_who_missed_their_meals(cw, lunch):
+    staff = cw.user("a_staff")
+    Reservation.objects.create(
+        org=lunch.org,
+        canteen=lunch.canteen,
+        menu=lunch,
+        person=staff,
+        person_org=staff.home_org,
+        number="BC-NS-1",
+        pickup_code="123456",
+        status=ReservationStatus.NO_SHOW,
+    )
+    page = browser(cw, "a_manager").get(
+        "/canteen/dashboard/", {"since": "2026-11-30", "until": DAY}
+    )
+    body = page.content.decode()
+    assert f'data-testid="no-show-{staff.pk}"' in body and staff.display_name in body
+    # county B's manager sees its own canteen's figures, never A's people
+    other = browser(cw, "b_manager").get("/canteen/dashboard/", {"since": "2026-11-30"})
+    assert f'data-testid="no-show-{staff.pk}"' not in other.content.decode()
+
+
 # --- every role, and county B ------------------------------------------------------------
 
 

@@ -100,8 +100,15 @@ def test_vouchers_for_a_meeting_no_more_than_its_attendees(cw, lunch):
     with pytest.raises(InvalidInput) as exc:
         issue(cw, "a_staff", lunch, 13, booking_id=meeting.pk, purpose=VoucherPurpose.MEETING)
     assert exc.value.code == "too_many_vouchers" and exc.value.details["limit"] == 12
-    batch = issue(cw, "a_staff", lunch, 12, booking_id=meeting.pk, purpose=VoucherPurpose.MEETING)
+    batch = issue(cw, "a_staff", lunch, 8, booking_id=meeting.pk, purpose=VoucherPurpose.MEETING)
     assert batch.booking == meeting
+    # over every batch of the meeting for this meal, not per batch
+    with pytest.raises(InvalidInput) as exc:
+        issue(cw, "a_staff", lunch, 5, booking_id=meeting.pk, purpose=VoucherPurpose.MEETING)
+    assert exc.value.code == "too_many_vouchers" and exc.value.details["limit"] == 4
+    issue(cw, "a_staff", lunch, 4, booking_id=meeting.pk, purpose=VoucherPurpose.MEETING)
+    lunch.refresh_from_db()
+    assert lunch.reserved_count == 12 and Voucher.objects.filter(menu=lunch).count() == 12
     # someone else's meeting in another county is not there at all
     theirs = booking_for(cw, cw.world.county_b, cw.user("b_staff"), attendees=40)
     with pytest.raises(NotFound):
