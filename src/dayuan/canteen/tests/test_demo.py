@@ -268,3 +268,17 @@ def test_a_second_load_adds_nothing(loaded):
     again = _load()
     assert "canteens" not in again
     assert (Canteen.objects.count(), Menu.objects.count(), Reservation.objects.count()) == before
+
+
+def test_the_printed_logins_name_the_kitchens(loaded):
+    """``make run`` prints the logins: whoever tries the counter needs the cook's."""
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("demo", "--if-empty", "--url", "http://127.0.0.1:8000/", stdout=out)
+    lines = {line.split()[0]: line for line in out.getvalue().splitlines() if line.strip()}
+    assert "市味香餐饮管理有限公司" in lines["city_cook"]
+    assert "东城区机关服务中心" in lines["dongcheng_cook"]
+    assert "city_cook2" not in lines  # the first cook of each kitchen, not the crew

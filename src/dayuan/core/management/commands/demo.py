@@ -63,6 +63,7 @@ class Command(BaseCommand):
     def _print_logins(self, url: str) -> None:
         rows = [("username", "role", "organisation")]
         rows += [(u, f"{role} {Role(role).label}", org) for u, role, org in DEMO_LOGINS]
+        rows += _kitchen_logins()
         widths = [max(_width(str(r[i])) for r in rows) for i in range(3)]
         self.stdout.write("")
         for n, row in enumerate(rows):
@@ -73,3 +74,16 @@ class Command(BaseCommand):
         self.stdout.write("")
         self.stdout.write(f"Password for every demo account: {DEMO_PASSWORD}")
         self.stdout.write(f"Sign in at {url}")
+
+
+def _kitchen_logins() -> list[tuple[str, str, str]]:
+    """The canteen kitchens' first logins (``<centre>_cook``), as the canteen demo made
+    them: the counter, the food-safety and waste logs are theirs."""
+    from dayuan.accounts.models import Grant
+
+    grants = (
+        Grant.objects.filter(user__username__regex=r"^[a-z]+_cook$", role=Role.WORKER)
+        .select_related("user", "org")
+        .order_by("user__date_joined", "user__username")
+    )
+    return [(g.user.username, f"{g.role} {Role(g.role).label}", g.org.name) for g in grants]
