@@ -1568,7 +1568,7 @@ def _chart(data: dict[str, Any]) -> dict[str, Any]:
 
     return {
         "labels": {
-            "reserved": _("报餐"),
+            "reserved": pgettext("column", "报餐"),
             "diners": _("实际就餐"),
             "no_shows": _("未就餐"),
             "waste": _("人均浪费（g）"),
