@@ -135,40 +135,18 @@ def _weighted(rng: random.Random, pairs: Sequence[tuple[Any, int]]) -> Any:
 
 def install_standard(actor: Any, city: Organization) -> int:
     """JG-HY published and adopted at ``city`` (the standards demo has normally done it)."""
-    from dayuan.standards import fileformat
-    from dayuan.standards import services as std_services
-    from dayuan.standards.importer import import_standard
-    from dayuan.standards.models import Standard
+    from dayuan.standards.demo import install, library_path
 
-    imported = 0
-    std = Standard.objects.filter(code=STANDARD_CODE).first()
-    if std is None:
-        path = next(p for p in fileformat.library_files() if p.name.startswith(STANDARD_CODE))
-        version = import_standard(
-            actor=actor,
-            text=path.read_text(encoding="utf-8"),
-            filename=path.name,
-            org_code=city.code,
-            publish=True,
-        )
-        std, imported = version.standard, 1
-    if not std.adoptions.filter(org=city, is_active=True).exists():
-        std_services.adopt(actor=actor, org_id=city.pk, standard_id=std.pk)
-    return imported
+    return int(install(actor, city, library_path(STANDARD_CODE)).imported)
 
 
 def rules_in_force_since(since: datetime) -> int:
     """Backdate the versions holding ``booking`` rules (and the meeting clocks and
     checklists beside them) to ``since``: past requests are checked as of their time."""
-    from dayuan.standards import effective
+    from dayuan.standards.demo import backdate
     from dayuan.standards.models import StandardVersion
 
-    versions = StandardVersion.objects.filter(published_at__gt=since, rules__kind="booking")
-    ids = list(versions.distinct().values_list("id", flat=True))
-    StandardVersion.objects.filter(pk__in=ids).update(published_at=since)
-    StandardVersion.objects.filter(pk__in=ids, released_at__isnull=False).update(released_at=since)
-    effective.invalidate()
-    return len(ids)
+    return backdate(StandardVersion.objects.filter(rules__kind="booking"), since)
 
 
 def build_categories(city: Organization, kinds: Sequence[str]) -> dict[str, Any]:

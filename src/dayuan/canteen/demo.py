@@ -306,40 +306,18 @@ def _first_with(org: Organization, role: str) -> User | None:
 
 def install_standard(actor: Any, city: Organization) -> int:
     """JG-ST published and adopted at ``city`` (the standards demo has normally done it)."""
-    from dayuan.standards import fileformat
-    from dayuan.standards import services as std_services
-    from dayuan.standards.importer import import_standard
-    from dayuan.standards.models import Standard
+    from dayuan.standards.demo import install, library_path
 
-    imported = 0
-    std = Standard.objects.filter(code=STANDARD_CODE).first()
-    if std is None:
-        path = next(p for p in fileformat.library_files() if p.name.startswith(STANDARD_CODE))
-        version = import_standard(
-            actor=actor,
-            text=path.read_text(encoding="utf-8"),
-            filename=path.name,
-            org_code=city.code,
-            publish=True,
-        )
-        std, imported = version.standard, 1
-    if not std.adoptions.filter(org=city, is_active=True).exists():
-        std_services.adopt(actor=actor, org_id=city.pk, standard_id=std.pk)
-    return imported
+    return int(install(actor, city, library_path(STANDARD_CODE)).imported)
 
 
 def rules_in_force_since(since: datetime) -> int:
     """Backdate JG-ST's published versions to ``since``: the history's logs are judged
     as of their own time, months before the standard was published (at load time)."""
-    from dayuan.standards import effective
+    from dayuan.standards.demo import backdate
     from dayuan.standards.models import StandardVersion
 
-    versions = StandardVersion.objects.filter(standard__code=STANDARD_CODE, published_at__gt=since)
-    ids = list(versions.values_list("id", flat=True))
-    StandardVersion.objects.filter(pk__in=ids).update(published_at=since)
-    StandardVersion.objects.filter(pk__in=ids, released_at__isnull=False).update(released_at=since)
-    effective.invalidate()
-    return len(ids)
+    return backdate(StandardVersion.objects.filter(standard__code=STANDARD_CODE), since)
 
 
 def _new_user(

@@ -133,40 +133,17 @@ def rules_in_force_since(since: datetime) -> int:
     """Backdate the publication of versions holding ``sla``, ``schedule`` or ``checklist``
     rules to ``since``: the history looks its plans, checklists and deadlines up as of
     each moment, months before the demo's standards were published (at load time)."""
-    from dayuan.standards import effective
+    from dayuan.standards.demo import backdate
     from dayuan.standards.models import StandardVersion
 
-    versions = StandardVersion.objects.filter(published_at__gt=since, rules__kind__in=RULE_KINDS)
-    ids = list(versions.distinct().values_list("id", flat=True))
-    StandardVersion.objects.filter(pk__in=ids).update(published_at=since)
-    StandardVersion.objects.filter(pk__in=ids, released_at__isnull=False).update(released_at=since)
-    effective.invalidate()
-    return len(ids)
+    return backdate(StandardVersion.objects.filter(rules__kind__in=RULE_KINDS), since)
 
 
 def install_standards(actor: Any, city: Organization) -> int:
     """Import, publish and adopt JG-DC and JG-XJ at ``city`` (left as they are if they exist)."""
-    from dayuan.standards import services as std_services
-    from dayuan.standards.importer import import_standard
-    from dayuan.standards.models import Standard
+    from dayuan.standards.demo import install
 
-    imported = 0
-    for name in STANDARD_FILES:
-        path = DEMO_STANDARDS / name
-        std = Standard.objects.filter(code=name.split(".")[0]).first()
-        if std is None:
-            version = import_standard(
-                actor=actor,
-                text=path.read_text(encoding="utf-8"),
-                filename=path.name,
-                org_code=city.code,
-                publish=True,
-            )
-            std = version.standard
-            imported += 1
-        if not std.adoptions.filter(org=city, is_active=True).exists():
-            std_services.adopt(actor=actor, org_id=city.pk, standard_id=std.pk)
-    return imported
+    return sum(install(actor, city, DEMO_STANDARDS / name).imported for name in STANDARD_FILES)
 
 
 # --- places, equipment, assignments ------------------------------------------------------

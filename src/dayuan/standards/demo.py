@@ -4,17 +4,68 @@ and tightened by one county (so the demo shows local numbers stricter than the c
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NamedTuple
 
-from . import fileformat
+from django.db.models import QuerySet
+
+from . import effective, fileformat
 from .importer import import_standard
-from .models import Standard
+from .models import Standard, StandardVersion
 
 # What the first county tightens: {standard code: {rule key: {tunable path: value}}}.
 COUNTY_TIGHTENING: dict[str, dict[str, dict[str, Any]]] = {
     "JG-ST": {"c1_sample_quantity": {"vars.min_weight_g.value": 150}},
     "JG-WY-2015": {"p1_urgent_repair_arrive": {"timers.arrive.minutes": 20}},
 }
+
+
+def library_path(code: str) -> Path:
+    """The seed library's file of the standard ``code``."""
+    return next(p for p in fileformat.library_files() if p.name == f"{code}.standard.yaml")
+
+
+class Installed(NamedTuple):
+    standard: Standard
+    imported: bool
+    adopted: bool
+
+
+def install(actor: Any, city: Any, path: Path) -> Installed:
+    """The standard in ``path`` (named ``<code>.standard.yaml``) published and adopted at
+    ``city``: imported only when its code is not there yet, adopted only when the city
+    has not; the flags say which happened. What every demo needing a standard does first."""
+    from . import services
+
+    imported = adopted = False
+    std = Standard.objects.filter(code=path.name.split(".")[0]).first()
+    if std is None:
+        version = import_standard(
+            actor=actor,
+            text=path.read_text(encoding="utf-8"),
+            filename=path.name,
+            org_code=city.code,
+            publish=True,
+        )
+        std, imported = version.standard, True
+    if not std.adoptions.filter(org=city, is_active=True).exists():
+        services.adopt(actor=actor, org_id=city.pk, standard_id=std.pk)
+        adopted = True
+    return Installed(std, imported, adopted)
+
+
+def backdate(versions: QuerySet[StandardVersion], since: datetime) -> int:
+    """Publish (and release) ``versions`` at ``since`` where they were published later.
+
+    A demo's history starts months before its standards were published (at load time);
+    the services look rules up as of each moment, so without this the history would cite
+    rules not yet in force. Returns how many versions moved."""
+    ids = list(versions.filter(published_at__gt=since).distinct().values_list("id", flat=True))
+    StandardVersion.objects.filter(pk__in=ids).update(published_at=since)
+    StandardVersion.objects.filter(pk__in=ids, released_at__isnull=False).update(released_at=since)
+    effective.invalidate()
+    return len(ids)
 
 
 def load_demo(actor: Any, city: Any, counties: Sequence[Any]) -> dict[str, int]:
@@ -24,24 +75,12 @@ def load_demo(actor: Any, city: Any, counties: Sequence[Any]) -> dict[str, int]:
     from . import services
 
     standards: dict[str, Standard] = {}
-    imported = 0
+    imported = adoptions = 0
     for path in fileformat.library_files():
-        text = path.read_text(encoding="utf-8")
-        doc, _errors = fileformat.load(text, path.name)
-        code = doc["code"] if doc else path.name
-        existing = Standard.objects.filter(code=code).first()
-        if existing is None:
-            version = import_standard(
-                actor=actor, text=text, filename=path.name, org_code=city.code, publish=True
-            )
-            existing = version.standard
-            imported += 1
-        standards[existing.code] = existing
-    adoptions = 0
-    for std in standards.values():
-        if not std.adoptions.filter(org=city, is_active=True).exists():
-            services.adopt(actor=actor, org_id=city.pk, standard_id=std.pk)
-            adoptions += 1
+        done = install(actor, city, path)
+        standards[done.standard.code] = done.standard
+        imported += done.imported
+        adoptions += done.adopted
     if counties:
         county = counties[0]
         for code, overrides in COUNTY_TIGHTENING.items():

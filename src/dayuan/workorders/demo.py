@@ -268,23 +268,9 @@ def frozen_day_table() -> Iterator[None]:
 
 def install_standard(actor: Any, city: Organization) -> Any:
     """Import, publish and adopt JG-FW at ``city`` (left as it is if it exists)."""
-    from dayuan.standards import services as std_services
-    from dayuan.standards.importer import import_standard
-    from dayuan.standards.models import Standard
+    from dayuan.standards.demo import install
 
-    std = Standard.objects.filter(code=STANDARD_CODE).first()
-    if std is None:
-        version = import_standard(
-            actor=actor,
-            text=STANDARD_FILE.read_text(encoding="utf-8"),
-            filename=STANDARD_FILE.name,
-            org_code=city.code,
-            publish=True,
-        )
-        std = version.standard
-    if not std.adoptions.filter(org=city, is_active=True).exists():
-        std_services.adopt(actor=actor, org_id=city.pk, standard_id=std.pk)
-    return std
+    return install(actor, city, STANDARD_FILE).standard
 
 
 def sla_in_force_since(since: datetime) -> int:
@@ -294,15 +280,10 @@ def sla_in_force_since(since: datetime) -> int:
     starts months before the demo's standards were published (at load time), so without
     this the history's clocks would cite rules that were not yet in force.
     """
-    from dayuan.standards import effective
+    from dayuan.standards.demo import backdate
     from dayuan.standards.models import StandardVersion
 
-    versions = StandardVersion.objects.filter(published_at__gt=since, rules__kind="sla").distinct()
-    ids = list(versions.values_list("id", flat=True))
-    StandardVersion.objects.filter(pk__in=ids).update(published_at=since)
-    StandardVersion.objects.filter(pk__in=ids, released_at__isnull=False).update(released_at=since)
-    effective.invalidate()
-    return len(ids)
+    return backdate(StandardVersion.objects.filter(rules__kind="sla"), since)
 
 
 def build_catalogue(org: Organization) -> dict[str, ServiceCategory]:

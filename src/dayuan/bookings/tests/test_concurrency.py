@@ -12,18 +12,13 @@ application's pool would; all 200 attempts still race.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import Counter
-from contextlib import nullcontext
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 
-from dayuan.accounts.choices import Role
-from dayuan.accounts.models import Grant, User
-from dayuan.core.errors import DomainError
+from dayuan.accounts.models import User
+from dayuan.core.tests import races
 
 from .. import appointments, services
 from ..models import Appointment, AppointmentService, Booking, Slot
@@ -38,49 +33,16 @@ LOCK_WAIT_MS = 120_000
 
 
 def _people(org, n: int = N) -> list[User]:
-    users = [User(username=f"p{i:03d}", display_name=f"p{i:03d}", home_org=org) for i in range(n)]
-    for u in users:
-        u.set_unusable_password()
-    User.objects.bulk_create(users)
-    users = list(User.objects.filter(username__in=[u.username for u in users]).order_by("pk"))
-    Grant.objects.bulk_create([Grant(user=u, org=org, role=Role.STAFF) for u in users])
-    return users
+    return races.people(org, n, "p")
 
 
 def _race(calls) -> tuple[list[object], list[BaseException]]:
-    results: list[object] = []
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(len(calls))
-    pool = (
-        threading.BoundedSemaphore(PG_POOL) if connection.vendor == "postgresql" else nullcontext()
+    return races.race(
+        calls, pg_pool=PG_POOL, lock_wait_ms=LOCK_WAIT_MS, start_timeout=30, join_timeout=120
     )
 
-    def run(call) -> None:
-        try:
-            barrier.wait(timeout=30)
-            with pool:
-                try:
-                    if connection.vendor == "sqlite":
-                        with connection.cursor() as cur:
-                            cur.execute(f"PRAGMA busy_timeout={LOCK_WAIT_MS}")
-                    results.append(call())
-                finally:
-                    connection.close()
-        except BaseException as exc:
-            errors.append(exc)
 
-    threads = [threading.Thread(target=run, args=(c,)) for c in calls]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a thread hung"
-    return results, errors
-
-
-def _clean(errors: list[BaseException], code: str) -> None:
-    unexpected = [e for e in errors if not (isinstance(e, DomainError) and e.code == code)]
-    assert not unexpected, Counter(f"{type(e).__name__}: {e}" for e in unexpected)
+_clean = races.assert_only_refused
 
 
 def test_200_attempts_on_one_room_make_exactly_one_booking(world):

@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 
 from dayuan.core.testing import World, make_location
 from dayuan.orgs.choices import LocationKind
-from dayuan.standards import effective, fileformat
+from dayuan.standards import effective
 from dayuan.standards import services as std_services
+from dayuan.standards.demo import library_path
 from dayuan.standards.importer import import_standard
 from dayuan.standards.models import Standard
 
@@ -53,7 +54,7 @@ def at(*args: int) -> datetime:
 def load_food_standard(world: World) -> Standard:
     """JG-ST from the shipped library, published and adopted at the city; county B
     adopts it with a 150 g sample (stricter, as the standard allows)."""
-    path = next(p for p in fileformat.library_files() if p.name.startswith("JG-ST"))
+    path = library_path("JG-ST")
     admin = world.user("admin")
     version = import_standard(
         actor=admin,

@@ -16,19 +16,14 @@ all the attempts still race on the same rows.
 from __future__ import annotations
 
 import random
-import threading
 import time
-from collections import Counter
-from contextlib import nullcontext
 from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.db.models import F, Sum
 
-from dayuan.accounts.choices import Role
-from dayuan.accounts.models import Grant, User
-from dayuan.core.errors import DomainError
+from dayuan.core.tests import races
 
 from .. import reservations as rs
 from ..choices import HOLDING, ReservationStatus
@@ -46,53 +41,20 @@ NOW = at(2026, 12, 7, 8, 0)  # before every menu's reservation deadline
 ROUND_LIMIT_S = 120  # a round far slower than measured means something queues badly
 
 
-def _people(org, n: int, prefix: str) -> list[User]:
-    users = [
-        User(username=f"{prefix}{i:03d}", display_name=f"{prefix}{i:03d}", home_org=org)
-        for i in range(n)
-    ]
-    for u in users:
-        u.set_unusable_password()
-    User.objects.bulk_create(users)
-    users = list(User.objects.filter(username__startswith=prefix).order_by("pk"))
-    Grant.objects.bulk_create([Grant(user=u, org=org, role=Role.STAFF) for u in users])
-    return users
+_people = races.people
 
 
 def _race(calls) -> tuple[list[object], list[BaseException]]:
-    results: list[object] = []
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(len(calls))
-    pool = (
-        threading.BoundedSemaphore(PG_POOL) if connection.vendor == "postgresql" else nullcontext()
+    return races.race(
+        calls,
+        pg_pool=PG_POOL,
+        lock_wait_ms=LOCK_WAIT_MS,
+        start_timeout=60,
+        join_timeout=ROUND_LIMIT_S * 3,
     )
 
-    def run(call) -> None:
-        try:
-            barrier.wait(timeout=60)
-            with pool:
-                try:
-                    if connection.vendor == "sqlite":
-                        with connection.cursor() as cur:
-                            cur.execute(f"PRAGMA busy_timeout={LOCK_WAIT_MS}")
-                    results.append(call())
-                finally:
-                    connection.close()
-        except BaseException as exc:
-            errors.append(exc)
 
-    threads = [threading.Thread(target=run, args=(c,)) for c in calls]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=ROUND_LIMIT_S * 3)
-    assert not any(t.is_alive() for t in threads), "a thread hung"
-    return results, errors
-
-
-def _clean(errors: list[BaseException], code: str) -> None:
-    unexpected = [e for e in errors if not (isinstance(e, DomainError) and e.code == code)]
-    assert not unexpected, Counter(f"{type(e).__name__}: {e}" for e in unexpected)
+_clean = races.assert_only_refused
 
 
 def _held(item: MenuItem) -> int:
