@@ -104,6 +104,7 @@ INSTALLED_APPS = [
     "dayuan.assessment",
     "dayuan.bookings",
     "dayuan.canteen",
+    "dayuan.resources",
 ]
 
 MIDDLEWARE = [

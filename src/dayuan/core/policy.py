@@ -69,6 +69,13 @@ ACTIONS: dict[str, frozenset[str]] = {
     "canteen.view_all": frozenset({Role.MANAGER, Role.ADMIN, Role.DISPATCHER, Role.INSPECTOR}),
     "canteen.manage": MANAGERS,
     "canteen.operate": frozenset({Role.WORKER, Role.DISPATCHER, Role.MANAGER}),
+    # the resource pool: anyone may browse what is shared with them, post demands and
+    # request; owners' managers edit and approve; overseers see demands, runs and stats
+    "resources.use": ALL_ROLES,
+    "resources.view_all": frozenset({Role.MANAGER, Role.ADMIN, Role.DISPATCHER, Role.INSPECTOR}),
+    "resources.manage": MANAGERS,
+    "resources.match": MANAGERS,
+    "resources.volunteer": frozenset({Role.MANAGER, Role.ADMIN, Role.WORKER}),
     "supervision.handle": frozenset(
         {Role.MANAGER, Role.DISPATCHER, Role.INSPECTOR, Role.WORKER, Role.ADMIN}
     ),
