@@ -12,6 +12,7 @@ os.environ.setdefault("DAYUAN_DEMO_INSPECTIONS", "60")
 os.environ.setdefault("DAYUAN_DEMO_ASSESSMENT_MONTHS", "2")
 os.environ.setdefault("DAYUAN_DEMO_BOOKING_WEEKS", "2")
 os.environ.setdefault("DAYUAN_DEMO_CANTEEN_DAYS", "7")
+os.environ.setdefault("DAYUAN_DEMO_RESOURCE_MONTHS", "1")
 
 from dayuan.core.testing import World, build_world
 

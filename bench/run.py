@@ -394,6 +394,12 @@ def main(argv: list[str] | None = None) -> int:
         help="skip bench/canteen_bench.py (the noon rush: 2,000 staff reserving lunch, "
         "oversells must be 0; menus and kitchen counts over two months of meals)",
     )
+    parser.add_argument(
+        "--skip-resources",
+        action="store_true",
+        help="skip bench/resources_bench.py (batch matching of 5,000 demands against 20,000 "
+        "resources; single-demand match p95)",
+    )
     args = parser.parse_args(argv)
     try:
         workloads = [REGISTRY[name] for name in args.workloads.split(",") if name]
@@ -460,6 +466,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import canteen_bench
 
         report["canteen"] = canteen_bench.run_all(dbs, args.pg_admin_url, keep=args.keep)
+    if not args.skip_resources:
+        from bench import resources_bench
+
+        report["resources"] = resources_bench.run_all(dbs, args.pg_admin_url, keep=args.keep)
     report["total_seconds"] = round(time.perf_counter() - started, 1)
     out = BENCH_DIR / "results.json"
     out.write_text(json.dumps(report, ensure_ascii=False, indent=2))
@@ -483,6 +493,9 @@ def main(argv: list[str] | None = None) -> int:
         print()
     if "canteen" in report:
         print(canteen_bench.table(report["canteen"]["results"]))
+        print()
+    if "resources" in report:
+        print(resources_bench.table(report["resources"]["results"]))
         print()
     _say(f"{report['total_seconds']}s in all; results in {out.relative_to(ROOT)}")
     return 1 if any(r["errors"] for r in results) else 0

@@ -12,6 +12,7 @@ from dayuan.core.api import api
 from dayuan.inspections.api import router as inspections_router
 from dayuan.notifications.api import router as notifications_router
 from dayuan.orgs.api import router as orgs_router
+from dayuan.resources.api import router as resources_router
 from dayuan.standards.api import router as standards_router
 from dayuan.standards.api_files import router as standards_files_router
 from dayuan.supervision.api import router as supervision_router
@@ -50,3 +51,4 @@ api.add_router("", supervision_router)
 api.add_router("", bookings_router)
 api.add_router("", assessment_router)
 api.add_router("/canteen", canteen_router)
+api.add_router("/resources", resources_router)

@@ -20,6 +20,7 @@ urlpatterns = [
     path("assessment/", include("dayuan.assessment.urls")),
     path("bookings/", include("dayuan.bookings.urls")),
     path("canteen/", include("dayuan.canteen.urls")),
+    path("resources/", include("dayuan.resources.urls")),
     path("", include("dayuan.core.urls")),
 ]
 

@@ -56,6 +56,14 @@ SECTIONS = [
         "bowl",
         "canteen.reserve",
     ),
+    (
+        "resources",
+        "resources:home",
+        _("资源"),
+        _("资源广场、需求匹配、公物仓与志愿服务"),
+        "org",
+        "resources.use",
+    ),
     ("notifications", "notifications:inbox", _("消息"), _("通知与提醒"), "bell", None),
     (
         "standards",

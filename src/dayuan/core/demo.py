@@ -418,6 +418,16 @@ def load_demo(password: str = DEMO_PASSWORD) -> dict[str, int]:
             days=int(os.environ.get("DAYUAN_DEMO_CANTEEN_DAYS", "90")),
         )
 
+    from dayuan.resources.demo import load_demo as load_resources_demo
+
+    with origin("cli"):
+        load_resources_demo(
+            admin,
+            city,
+            counties,
+            months=int(os.environ.get("DAYUAN_DEMO_RESOURCE_MONTHS", "4")),
+        )
+
     counts: dict[str, Any] = {
         "organizations": Organization.objects.count(),
         "locations": Location.objects.count(),

@@ -94,7 +94,7 @@ def test_it_writes_rows_as_the_services_would(loaded):
     assert others.exists()
     assert set(others.values_list("source", flat=True)) == {"cli"}
     prefixes = ("standards.", "workorders.", "inspections.", "supervision.", "assessment.")
-    prefixes += ("bookings.", "canteen.")
+    prefixes += ("bookings.", "canteen.", "resources.")
     assert all(a.startswith(prefixes) for a in others.values_list("action", flat=True))
 
 

@@ -64,6 +64,7 @@ class Command(BaseCommand):
         rows = [("username", "role", "organisation")]
         rows += [(u, f"{role} {Role(role).label}", org) for u, role, org in DEMO_LOGINS]
         rows += _kitchen_logins()
+        rows += _pool_logins()
         widths = [max(_width(str(r[i])) for r in rows) for i in range(3)]
         self.stdout.write("")
         for n, row in enumerate(rows):
@@ -87,3 +88,12 @@ def _kitchen_logins() -> list[tuple[str, str, str]]:
         .order_by("user__date_joined", "user__username")
     )
     return [(g.user.username, f"{g.role} {Role(g.role).label}", g.org.name) for g in grants]
+
+
+def _pool_logins() -> list[tuple[str, str, str]]:
+    """The resource pool's own logins (the enterprises' and the volunteer teams'
+    managers, the volunteer station's worker, the 公物仓's manager), as its demo made
+    them."""
+    from dayuan.resources.demo import pool_logins
+
+    return [(u, f"{role} {Role(role).label}", org) for u, role, org in pool_logins()]
