@@ -27,15 +27,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from dayuan.bookings import queries as bookings_queries
+from dayuan.core import pages
 from dayuan.core.errors import DomainError, InvalidInput, NotFound
 from dayuan.core.files import private_file
-from dayuan.core.pages import apply_error, refusal
 from dayuan.core.periods import Period
 from dayuan.orgs import queries as org_queries
 
@@ -127,63 +126,12 @@ def _or_404(fn: Any, *args: Any, **kwargs: Any) -> Any:
         raise Http404 from exc
 
 
-def _message(exc: DomainError) -> str:
-    """A refusal as the pages show it: the message (and clause) with its code."""
-    return _("%(message)s（%(code)s）") % {"message": refusal(exc), "code": exc.code}
-
-
-def _fail(request: HttpRequest, exc: DomainError) -> None:
-    """A refusal becomes an error message; NotFound a 404 (out of scope or gone)."""
-    if isinstance(exc, NotFound) and exc.code in ("not_found",):
-        raise Http404 from exc
-    messages.error(request, _message(exc), extra_tags=f"code-{exc.code}")
-
-
-def _attempt(request: HttpRequest, done: str, call: Any) -> Any:
-    """Run one service call: ``done`` or the refusal becomes a message; the result or
-    None."""
-    try:
-        result = call()
-    except DomainError as exc:
-        _fail(request, exc)
-        return None
-    messages.success(request, done)
-    return result
-
-
-def _back(request: HttpRequest, default: str) -> HttpResponse:
-    """Back to the page the form was on (``next``: a path on this site only)."""
-    target = request.POST.get("next") or ""
-    if not url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        target = default
-    return redirect(target)
-
-
-def _form_error(form: Any, exc: DomainError) -> None:
-    """A refusal onto a form (next to its field when it names one), with its code."""
-    if isinstance(exc, NotFound) and exc.code == "not_found":
-        raise Http404 from exc
-    apply_error(form, exc)
-    form.refusal_code = exc.code
-
-
-def _submit(request: HttpRequest, form: Any, save: Any) -> tuple[bool, Any, int]:
-    """A form page's POST: when the form is valid, ``save()`` writes through the
-    service; a refusal goes onto the form. Returns whether it was saved, what was saved
-    and the status to render the page with again (422 for an invalid form, the
-    refusal's own status)."""
-    if request.method != "POST":
-        return False, None, 200
-    if not form.is_valid():
-        return False, None, 422
-    try:
-        saved = save()
-    except DomainError as exc:
-        _form_error(form, exc)
-        return False, None, exc.status
-    return True, saved, 200
+_message = pages.refusal_with_code
+_fail = pages.fail
+_attempt = pages.attempt
+_back = pages.back
+_form_error = pages.form_error
+_submit = pages.submit
 
 
 def _attempt_form(request: HttpRequest, form: Any, invalid: str, done: str, call: Any) -> Any:

@@ -58,6 +58,7 @@ from django.utils.translation import gettext as _
 
 from dayuan.audit.log import audited, record
 from dayuan.core.errors import Conflict, DomainError, InvalidInput, NotFound
+from dayuan.core.models import PATH_STEP
 from dayuan.core.policy import require
 from dayuan.orgs.choices import OrgKind
 from dayuan.orgs.models import Organization
@@ -492,7 +493,10 @@ class _Scopes:
                 user_id__in=chunk, org__is_active=True
             ).values_list("user_id", "org_id", "org__path"):
                 grants.setdefault(uid, []).append((oid, path))
-        self.key: dict[int, tuple[frozenset[int], frozenset[int]] | None] = {}
+        by_path = {path: pk for pk, _p, _k, path in orgs}
+        step = PATH_STEP + 1
+        external = OrgKind.external()
+        self.key: dict[int, tuple[frozenset[int], frozenset[int], frozenset[int]] | None] = {}
         reaches: dict[tuple[str, ...], frozenset[int]] = {}
         for uid in ids:
             if uid not in active:
@@ -509,7 +513,14 @@ class _Scopes:
                     pk for pk, _p, _k, path in orgs if any(path.startswith(q) for q in minimal)
                 )
             own = frozenset(c for o, _p in grants.get(uid, ()) if (c := centre(o)) is not None)
-            self.key[uid] = (reach, own)
+            above = frozenset(
+                by_path[p[:i]]
+                for o, p in grants.get(uid, ())
+                if kind[o] not in external
+                for i in range(step, len(p), step)
+                if p[:i] in by_path
+            )
+            self.key[uid] = (reach, own, above)
         self._masks: dict[tuple[str, Any], np.ndarray] = {}
 
     def mask(self, user_id: int, kp: KindPool) -> np.ndarray:
@@ -520,14 +531,17 @@ class _Scopes:
         if key is None:
             out = np.zeros(kp.n, bool)
         else:
-            reach, own = key
+            reach, own, above = key
             vis = np.array(kp.visibility, dtype=object)
             shared = (vis == Visibility.CITY) | (vis == Visibility.PUBLIC)
             mine = np.isin(kp.org_id, np.fromiter(reach, np.int64, len(reach)))
             at_centre = (vis == Visibility.CENTRE) & np.isin(
                 kp.centre_id, np.fromiter(own, np.int64, len(own))
             )
-            out = (shared | mine | at_centre).astype(bool)
+            kept = (vis == Visibility.OWNER) & np.isin(
+                kp.org_id, np.fromiter(above, np.int64, len(above))
+            )
+            out = (shared | mine | at_centre | kept).astype(bool)
         self._masks[(kp.kind, key)] = out
         return out
 

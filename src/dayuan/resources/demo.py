@@ -770,6 +770,8 @@ def _usable(res: Res, poster: Poster) -> bool:
         return True
     if any(res.org_path.startswith(p) for p in poster.paths):
         return True
+    if r.visibility == V.OWNER:  # 仅本单位: the units under the owner too (staff posters)
+        return any(p.startswith(res.org_path) for p in poster.paths)
     return r.visibility == V.CENTRE and r.centre_id in poster.centres
 
 

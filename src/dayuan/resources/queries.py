@@ -5,7 +5,9 @@ Who sees what (one condition per model, used by every list, page, export and API
 - a **resource** is *usable* (found by matching, requested) by a user while active when
   its owner org is in any of the user's grant subtrees, or it is shared with the whole
   platform (``city``/``public``), or it is shared with its centre (``centre``) and that
-  centre is one of the user's own centres (the nearest 市/县 centre above each grant).
+  centre is one of the user's own centres (the nearest 市/县 centre above each grant),
+  or it is kept to its owner (``owner``, 仅本单位) and the owner is above one of the
+  user's grants (the people of the units under the owner).
   A warehouse (公物仓) item is usable once stored. Its owner's managers
   (``resources.manage``) and overseers (``resources.view_all``) see it whatever its
   state;
@@ -42,6 +44,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dayuan.core.errors import InvalidInput, NotFound
+from dayuan.core.models import PATH_STEP
 from dayuan.core.policy import ACTIONS
 from dayuan.core.scope import grants_of, scoped_org_ids
 from dayuan.orgs.choices import OrgKind
@@ -182,6 +185,16 @@ def overseen_org_ids(user: Any) -> list[int]:
 # --- resources -------------------------------------------------------------------------
 
 
+def units_above_paths(user: Any) -> list[str]:
+    """Paths of the organisations strictly above the user's grants in government units
+    (a unit's resource kept to itself, 仅本单位, is usable by the people of the units
+    under it; an outsourced company or enterprise placed under a centre is not one)."""
+    external = OrgKind.external()
+    paths = {g.org.path for g in grants_of(user) if g.org.kind not in external}
+    step = PATH_STEP + 1
+    return sorted({p[:i] for p in paths for i in range(step, len(p), step)})
+
+
 def usable_condition(user: Any) -> Q:
     """Active resources ``user`` may find and request."""
     if not _active(user):
@@ -193,6 +206,9 @@ def usable_condition(user: Any) -> Q:
     centres = user_centre_ids(user)
     if centres:
         cond |= Q(visibility=Visibility.CENTRE, centre_id__in=centres)
+    above = units_above_paths(user)
+    if above:  # 仅本单位: the owning unit and the units under it
+        cond |= Q(visibility=Visibility.OWNER, org__path__in=above)
     # a 公物仓 item is offered once it has been checked in (stored), not while it waits
     stocked = Q(stock_status__isnull=True) | Q(stock_status=StockStatus.STORED)
     return cond & Q(is_active=True) & stocked

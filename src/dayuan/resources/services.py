@@ -666,7 +666,9 @@ def _allocation_need(allocation: Allocation, demand: Demand | None) -> matching.
 # --- resources ---------------------------------------------------------------------------
 
 
-def _location(actor: Any, owner: Organization, location_id: Any) -> Location | None:
+def _location(
+    actor: Any, owner: Organization, location_id: Any, message: Any = None
+) -> Location | None:
     """An active location of the owner's subtree, or one the actor can see."""
     if location_id is None:
         return None
@@ -681,7 +683,7 @@ def _location(actor: Any, owner: Organization, location_id: Any) -> Location | N
             or policy.can(actor, "locations.view", location.org)
         )
     ):
-        raise InvalidInput(_("位置无效。"), code="invalid_location", field="location_id")
+        raise InvalidInput(message or _("位置无效。"), code="invalid_location", field="location_id")
     return location
 
 
@@ -922,21 +924,7 @@ def _demand_org(actor: Any, org_id: Any) -> Organization:
 
 
 def _demand_location(actor: Any, org: Organization, location_id: Any) -> Location | None:
-    if location_id is None:
-        return None
-    location = None
-    if _is_id(location_id):
-        location = Location.objects.select_related("org").filter(pk=location_id).first()
-    if (
-        location is None
-        or not location.is_active
-        or not (
-            location.org.path.startswith(org.path)
-            or policy.can(actor, "locations.view", location.org)
-        )
-    ):
-        raise InvalidInput(_("使用地点无效。"), code="invalid_location", field="location_id")
-    return location
+    return _location(actor, org, location_id, _("使用地点无效。"))
 
 
 def _approver(org: Organization, approver_id: Any) -> Any:

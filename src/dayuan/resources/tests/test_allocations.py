@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
+from dayuan.accounts.choices import Role
 from dayuan.audit.models import AuditEntry, Outcome
 from dayuan.core.errors import (
     Conflict,
@@ -21,7 +22,9 @@ from dayuan.core.errors import (
     PermissionDenied,
     StaleVersion,
 )
+from dayuan.core.testing import make_org, make_user
 from dayuan.notifications.models import Notification
+from dayuan.orgs.choices import OrgKind
 
 from .. import events, matching, services
 from ..choices import (
@@ -449,9 +452,11 @@ def test_not_usable_by_the_actor_is_403(pw):
 
 
 def test_not_usable_by_the_demands_poster_is_403(pw):
-    # county A's own hall, for county A only: a department's staff cannot use it
-    hall = resource(pw.world.county_a, ResourceKind.VENUE, visibility=Visibility.OWNER)
-    d = need(pw, who="dept_a_staff", org=pw.dept_a)
+    # a department's own hall (仅本单位): its sister department's staff cannot use it
+    hall = resource(pw.dept_a, ResourceKind.VENUE, visibility=Visibility.OWNER)
+    sister = make_org("甲县文旅局", "dept-a2", OrgKind.DEPARTMENT, pw.world.county_a)
+    poster = make_user("dept_a2_staff", sister, Role.STAFF)
+    d = demand(sister, poster)
     refused(PermissionDenied, "not_usable", ask, pw, hall, who="a_manager", demand_id=d.pk)
 
 

@@ -290,12 +290,12 @@ def test_scope_county_b_never_gets_county_a_own_or_centre_resources(pw):
         "甲县共享礼堂",
         "城投体育馆",
     }
-    # the owner-only resource of county A is for county A's subtree, not its departments'
-    # neighbours: a department's staff reach only their department
+    # county A's owner-only (仅本单位) resource is for the people of county A and of the
+    # units under it: a department's staff may use it
     dept_staff = pw.user("dept_a_staff")
     d = demand(pw.dept_a, dept_staff)
     names = {c.resource.name for c in match(dept_staff, d, now=NOW).candidates}
-    assert "甲县自用会议室" not in names and "甲县中心报告厅" in names
+    assert "甲县自用会议室" in names and "甲县中心报告厅" in names
 
 
 def test_match_ranks_for_the_poster_not_for_the_viewer(pw):

@@ -263,7 +263,7 @@ def check_detail(sw, table: dict[str, set[str]], getter) -> None:
 # --- resources -------------------------------------------------------------------------
 
 USABLE = {
-    "a_owner": A_ALL | CITY,
+    "a_owner": A_ALL | DEPT_A | CITY,  # 仅本单位: county A and the units under it
     "a_centre": A_CENTRE,
     "a_city": EVERYONE,
     "dept_owner": A_ALL | DEPT_A | CITY,
