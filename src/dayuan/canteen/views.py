@@ -118,14 +118,7 @@ def _render(
     return render(request, template, ctx, status=status)
 
 
-def _or_404(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """A query's NotFound is a page's 404."""
-    try:
-        return fn(*args, **kwargs)
-    except NotFound as exc:
-        raise Http404 from exc
-
-
+_or_404 = pages.or_404
 _message = pages.refusal_with_code
 _fail = pages.fail
 _attempt = pages.attempt

@@ -36,6 +36,14 @@ def apply_error(form: Any, exc: DomainError) -> None:
     form.add_error(name if name in form.fields else None, refusal(exc))
 
 
+def or_404(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """A query's NotFound is a page's 404."""
+    try:
+        return fn(*args, **kwargs)
+    except NotFound as exc:
+        raise Http404 from exc
+
+
 def refusal_with_code(exc: DomainError) -> str:
     """A refusal as the pages show it: the message (and clause) with its code."""
     return _("%(message)s（%(code)s）") % {"message": refusal(exc), "code": exc.code}

@@ -479,21 +479,27 @@ def _resource_not_found() -> NotFound:
     return NotFound(_("资源不存在或无权访问。"))
 
 
-def _visible_resource(actor: Any, resource_id: Any) -> Resource:
-    """The resource if ``actor`` may see it, else 404 (another county's does not exist)."""
+def _visible(actor: Any, qs: Any, pk: Any, related: tuple[str, ...], missing: NotFound) -> Any:
+    """The row ``pk`` of a visibility queryset, else ``missing`` (a 404: another county's
+    record does not exist)."""
     _authenticated(actor)
     found = None
-    if _is_id(resource_id):
-        found = (
-            queries.visible_resources(actor)
-            .select_related("org", "centre", "location")
-            .filter(pk=resource_id)
-            .order_by()
-            .first()
-        )
+    if _is_id(pk):
+        found = qs.select_related(*related).filter(pk=pk).order_by().first()
     if found is None:
-        raise _resource_not_found()
+        raise missing
     return found
+
+
+def _visible_resource(actor: Any, resource_id: Any) -> Resource:
+    """The resource if ``actor`` may see it, else 404 (another county's does not exist)."""
+    return _visible(
+        actor,
+        queries.visible_resources(actor),
+        resource_id,
+        ("org", "centre", "location"),
+        _resource_not_found(),
+    )
 
 
 def _managed_resource(actor: Any, resource_id: Any) -> Resource:
@@ -517,19 +523,13 @@ def _usable(actor: Any, resource: Resource) -> bool:
 
 
 def _visible_demand(actor: Any, demand_id: Any) -> Demand:
-    _authenticated(actor)
-    found = None
-    if _is_id(demand_id):
-        found = (
-            queries.visible_demands(actor)
-            .filter(pk=demand_id)
-            .select_related("org", "posted_by", "approver")
-            .order_by()
-            .first()
-        )
-    if found is None:
-        raise NotFound(_("需求不存在或无权访问。"))
-    return found
+    return _visible(
+        actor,
+        queries.visible_demands(actor),
+        demand_id,
+        ("org", "posted_by", "approver"),
+        NotFound(_("需求不存在或无权访问。")),
+    )
 
 
 def _lock_demand(demand_id: int) -> Demand:
@@ -546,19 +546,13 @@ def _may_act_for_demand(actor: Any, demand: Demand) -> bool:
 
 
 def _visible_allocation(actor: Any, allocation_id: Any) -> Allocation:
-    _authenticated(actor)
-    found = None
-    if _is_id(allocation_id):
-        found = (
-            queries.visible_allocations(actor)
-            .select_related("org", "requester_org", "requester", "resource", "demand")
-            .filter(pk=allocation_id)
-            .order_by()
-            .first()
-        )
-    if found is None:
-        raise NotFound(_("调配记录不存在或无权访问。"))
-    return found
+    return _visible(
+        actor,
+        queries.visible_allocations(actor),
+        allocation_id,
+        ("org", "requester_org", "requester", "resource", "demand"),
+        NotFound(_("调配记录不存在或无权访问。")),
+    )
 
 
 def _lock_allocation(allocation_id: int) -> Allocation:
